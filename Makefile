@@ -1,0 +1,80 @@
+# NBA Phase 4 precompute (dbt). Two commands matter: `make demo` and `make test` (see README).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DBT := $(BIN)/dbt
+export DBT_PROFILES_DIR ?= $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+
+# Demo / CI data: the first six weeks of 2021-22; the demo predicts the next slate (DEMO_DATE).
+DB ?= data/nba.duckdb
+SEASONS ?= 1
+UNTIL ?= 2021-12-01
+SEED ?= 42
+DEMO_DATE ?= 2021-12-01
+export DBT_DUCKDB_PATH ?= $(DB)
+
+.PHONY: help setup data demo test pytest dbt-test lint docs daily backfill bench test-bigquery clean
+
+help:  ## List the targets.
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+profiles.yml: profiles.yml.example
+	cp profiles.yml.example profiles.yml
+
+setup: $(BIN)/.installed profiles.yml  ## Create .venv with the pinned toolchain and profiles.yml.
+
+data: setup  ## Generate Phase 3 data: make data SEASONS=4 UNTIL= DB=data/full.duckdb
+	@mkdir -p $(dir $(DB))
+	$(BIN)/python -m nba_phase3_gen --db $(DB) --seasons $(SEASONS) --seed $(SEED) $(if $(UNTIL),--until $(UNTIL))
+
+demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its upstream for DEMO_DATE.
+	$(DBT) seed --quiet
+	$(DBT) build --select +ml_feature_store_v2 --vars '{date: $(DEMO_DATE)}'
+	$(BIN)/python scripts/show_result.py --db $(DB) --date $(DEMO_DATE)
+
+test: setup pytest dbt-test lint  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff.
+
+pytest: setup  ## Python tests (generator, Python models, macros, reprocessing, reliability).
+	$(BIN)/python -m pytest tests/python
+
+dbt-test: setup  ## dbt build (all models, data and unit tests) on a fresh demo database, then the docs check.
+	@rm -f target/ci.duckdb
+	$(MAKE) --no-print-directory data DB=target/ci.duckdb
+	DBT_DUCKDB_PATH=target/ci.duckdb $(DBT) seed --quiet
+	DBT_DUCKDB_PATH=target/ci.duckdb $(DBT) build --full-refresh --vars '{completeness_severity: warn}'
+	DBT_DUCKDB_PATH=target/ci.duckdb $(BIN)/python scripts/check_docs.py
+
+lint:  setup ## sqlfluff over every SQL model, macro and test (jinja templater, both dialects).
+	$(BIN)/sqlfluff lint models tests macros --dialect duckdb
+	$(BIN)/sqlfluff lint models --dialect bigquery
+
+docs: setup  ## Generate the dbt docs site offline (target/index.html); `make docs-serve` to browse.
+	$(DBT) docs generate --static
+
+docs-serve: docs
+	$(DBT) docs serve --port 8080
+
+daily: setup  ## Nightly run for DATE: source freshness gate, then build everything for that date.
+	@test -n "$(DATE)" || { echo "make daily needs DATE=YYYY-MM-DD"; exit 2; }
+	$(BIN)/python scripts/daily.py --date $(DATE)
+
+backfill: setup  ## Build every date of START..END in one set-based pass (completeness gates warn).
+	@test -n "$(START)" -a -n "$(END)" || { echo "make backfill needs START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
+	$(DBT) build --vars '{start_date: $(START), end_date: $(END), completeness_severity: warn}'
+
+bench: setup  ## Four-season benchmark; figures in target/bench.json.
+	$(BIN)/python scripts/bench.py
+
+clean:  ## Remove build outputs and the local database (keeps .venv).
+	rm -rf target logs data

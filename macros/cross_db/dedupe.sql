@@ -1,0 +1,10 @@
+{% macro latest_row_per_key(key_columns) -%}
+  {#-
+    Keeps one row per natural key: the latest processed_at wins, then created_at, then data_hash
+    (all descending), so every run picks the same row (spec §8 clarification 5).
+  -#}
+  qualify row_number() over (
+    partition by {{ key_columns | join(', ') }}
+    order by processed_at desc nulls last, created_at desc nulls last, data_hash desc nulls last
+  ) = 1
+{%- endmacro %}

@@ -1,0 +1,87 @@
+{#-
+  Hash-based skipping and stale-row removal (spec §5 decisions 6 and 7), in one MERGE that both
+  engines run. dbt's merge strategy is kept (incremental_strategy='merge', unique_key); for models
+  that set `window_column`, the MERGE statement becomes:
+
+    merge into <target> using <source: every row the model computed for the run window>
+      on <unique key> and <target window_column inside the run window>
+    when matched and target.data_hash is distinct from source.data_hash
+      then update (every column but created_at; written_at_column set to now)
+    when not matched by target then insert
+    when not matched by source and <target window_column inside the run window> then delete
+
+  So an unchanged row is never rewritten (its processed_at / updated_at stay), a changed or new
+  row is written, and a row of the window whose entity no longer qualifies is deleted. The window
+  predicate in ON prunes the target scan (BigQuery partitions) and is exactly the model's own row
+  filter, so no source row can miss its target row (no duplicates). The source is deduplicated at
+  the grain by the models and every model has a uniqueness test on its key.
+
+  Model config:
+    window_column        the model's date column (analysis_date, cache_date, game_date)
+    written_at_column    processed_at (default) or updated_at
+    written_at_on_insert true (default) keeps the source value on insert; false inserts NULL
+                         (ml_feature_store_v2: updated_at is NULL until the row first changes)
+-#}
+
+{% macro hash_merge_sql(target, source, unique_key, dest_columns) -%}
+  {%- set window_column = config.get('window_column') -%}
+  {%- set written_at = config.get('written_at_column', 'processed_at') -%}
+  {%- set written_on_insert = config.get('written_at_on_insert', true) -%}
+  {%- set keys = [unique_key] if unique_key is string else unique_key -%}
+  {%- set names = dest_columns | map(attribute='name') | map('lower') | list -%}
+  {%- if 'data_hash' not in names -%}
+    {{ exceptions.raise_compiler_error("hash_merge_sql: model " ~ this ~ " has no data_hash column; hash-skipping merges need one.") }}
+  {%- endif -%}
+  {%- set window_predicate = window_filter('dbt_internal_dest.' ~ window_column) -%}
+  merge into {{ target }} as dbt_internal_dest
+  using {{ source }} as dbt_internal_source
+  on (
+    {%- for key in keys %}
+    dbt_internal_source.{{ key }} = dbt_internal_dest.{{ key }} and
+    {%- endfor %}
+    {{ window_predicate }}
+  )
+  when matched and dbt_internal_dest.data_hash is distinct from dbt_internal_source.data_hash then update set
+    {%- for name in names if name != 'created_at' %}
+    {{ adapter.quote(name) }} = dbt_internal_source.{{ adapter.quote(name) }}{{ ',' if not loop.last }}
+    {%- endfor %}
+  when not matched by target then insert ({{ names | join(', ') }})
+  values (
+    {%- for name in names %}
+    {{ 'null' if (name == written_at and not written_on_insert) else 'dbt_internal_source.' ~ adapter.quote(name) }}{{ ',' if not loop.last }}
+    {%- endfor %}
+  )
+  when not matched by source and {{ window_predicate }} then delete
+{%- endmacro %}
+
+
+{#- DuckDB: dbt-duckdb resolves the merge strategy through get_incremental_merge_sql. -#}
+{% macro duckdb__get_incremental_merge_sql(arg_dict) -%}
+  {%- if config.get('window_column') -%}
+    {{ hash_merge_sql(arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['unique_key'], arg_dict['dest_columns']) }}
+  {%- else -%}
+    {{ dbt_duckdb_get_incremental_merge_sql(arg_dict) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro dbt_duckdb_get_incremental_merge_sql(arg_dict) -%}
+  {%- set build_sql = duckdb__get_merge_sql(arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['unique_key'], arg_dict['dest_columns'], arg_dict.get('incremental_predicates')) -%}
+  {{ return(build_sql) }}
+{%- endmacro %}
+
+
+{#- BigQuery: dbt-bigquery builds its merge through get_merge_sql. -#}
+{% macro bigquery__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates=none) -%}
+  {%- if config.get('window_column') -%}
+    {{ hash_merge_sql(target, source, unique_key, dest_columns) }}
+  {%- else -%}
+    {{ default__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) }}
+  {%- endif -%}
+{%- endmacro %}
+
+
+{% macro write_timestamps() -%}
+  {#- created_at and processed_at of a row written now; the merge keeps created_at of existing rows. -#}
+  {{ utc_now() }} as created_at,
+  {{ utc_now() }} as processed_at
+{%- endmacro %}

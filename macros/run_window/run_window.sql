@@ -1,0 +1,133 @@
+{#-
+  The run window (spec §4): which dates a build covers.
+
+  --vars '{date: 2021-11-20}'                         one date
+  --vars '{start_date: 2021-11-01, end_date: ...}'    every date of the range, one set-based pass
+  no vars, full refresh (or first build)              every date the sources hold
+  no vars, incremental                                catch up: the dates after the latest date
+                                                      that every precompute table already holds
+-#}
+
+{% macro parse_window_date(name, value) %}
+  {%- if value is none or (value | string | trim) == '' -%}
+    {{ return(none) }}
+  {%- endif -%}
+  {%- set text = value | string | trim -%}
+  {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
+    {{ exceptions.raise_compiler_error("Run window: var '" ~ name ~ "' is '" ~ text ~ "', expected a date as YYYY-MM-DD (e.g. --vars '{" ~ name ~ ": 2021-11-20}').") }}
+  {%- endif -%}
+  {%- set parts = text.split('-') -%}
+  {%- set ok = namespace(value=true) -%}
+  {%- set y, m, d = parts[0] | int, parts[1] | int, parts[2] | int -%}
+  {%- set days_in_month = [31, 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
+  {%- if m < 1 or m > 12 or d < 1 or d > days_in_month[m - 1] -%}
+    {{ exceptions.raise_compiler_error("Run window: var '" ~ name ~ "' is '" ~ text ~ "', which is not a calendar date; expected YYYY-MM-DD.") }}
+  {%- endif -%}
+  {{ return(text) }}
+{% endmacro %}
+
+
+{% macro run_window_vars() %}
+  {#- Parses and validates the vars; returns {'mode', 'start', 'end'} with start/end as YYYY-MM-DD or none. -#}
+  {%- set one_date = parse_window_date('date', var('date', none)) -%}
+  {%- set start_date = parse_window_date('start_date', var('start_date', none)) -%}
+  {%- set end_date = parse_window_date('end_date', var('end_date', none)) -%}
+  {%- if one_date and (start_date or end_date) -%}
+    {{ exceptions.raise_compiler_error("Run window: pass either var 'date' or vars 'start_date'/'end_date', not both.") }}
+  {%- endif -%}
+  {%- if (start_date and not end_date) or (end_date and not start_date) -%}
+    {{ exceptions.raise_compiler_error("Run window: vars 'start_date' and 'end_date' go together; got only " ~ ("'start_date'" if start_date else "'end_date'") ~ " (expected YYYY-MM-DD for both).") }}
+  {%- endif -%}
+  {%- if start_date and start_date > end_date -%}
+    {{ exceptions.raise_compiler_error("Run window: var 'start_date' (" ~ start_date ~ ") is after var 'end_date' (" ~ end_date ~ "); expected start_date <= end_date, both YYYY-MM-DD.") }}
+  {%- endif -%}
+  {%- if one_date -%}
+    {{ return({'mode': 'date', 'start': one_date, 'end': one_date}) }}
+  {%- elif start_date -%}
+    {{ return({'mode': 'range', 'start': start_date, 'end': end_date}) }}
+  {%- else -%}
+    {{ return({'mode': 'all', 'start': none, 'end': none}) }}
+  {%- endif -%}
+{% endmacro %}
+
+
+{% macro precompute_relations() %}
+  {#- The relations of the five output tables, looked up in the graph (no ref: no DAG edge). -#}
+  {%- set relations = [] -%}
+  {%- for node in graph.nodes.values() -%}
+    {%- if node.resource_type == 'model' and node.name in var('output_tables', ['player_shot_zone_analysis', 'team_defense_zone_analysis', 'player_daily_cache', 'player_composite_factors', 'ml_feature_store_v2']) -%}
+      {%- do relations.append((node.name, adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias))) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(relations) }}
+{% endmacro %}
+
+
+{% macro run_window() %}
+  {#- Returns {'mode', 'start', 'end'}; start/end are YYYY-MM-DD strings or none (unbounded). -#}
+  {%- set window = run_window_vars() -%}
+  {%- if window.mode != 'all' or not execute or flags.FULL_REFRESH -%}
+    {{ return(window) }}
+  {%- endif -%}
+  {#- Catch-up: the day after the latest date that every existing output table holds. -#}
+  {%- set date_columns = {'player_shot_zone_analysis': 'analysis_date', 'team_defense_zone_analysis': 'analysis_date', 'player_daily_cache': 'cache_date', 'player_composite_factors': 'game_date', 'ml_feature_store_v2': 'game_date'} -%}
+  {%- set latest = [] -%}
+  {%- for name, relation in precompute_relations() -%}
+    {%- if relation is none -%}
+      {{ return(window) }}
+    {%- endif -%}
+    {%- set result = run_query('select cast(max(' ~ date_columns[name] ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ relation) -%}
+    {%- set value = result.columns[0].values()[0] -%}
+    {%- if value is none -%}
+      {{ return(window) }}
+    {%- endif -%}
+    {%- do latest.append(value | string) -%}
+  {%- endfor -%}
+  {%- if latest | length == 0 -%}
+    {{ return(window) }}
+  {%- endif -%}
+  {%- set start = modules.datetime.date.fromisoformat(latest | min) + modules.datetime.timedelta(days=1) -%}
+  {{ return({'mode': 'catch_up', 'start': start.isoformat(), 'end': none}) }}
+{% endmacro %}
+
+
+{% macro window_filter(column, lookback_days=0) %}
+  {#- A predicate keeping `column` inside the run window (optionally widened by lookback_days before its start). -#}
+  {%- set window = run_window() -%}
+  {%- set predicates = [] -%}
+  {%- if window.start -%}
+    {%- set start = modules.datetime.date.fromisoformat(window.start) - modules.datetime.timedelta(days=lookback_days) -%}
+    {%- do predicates.append(column ~ ' >= ' ~ date_literal(start.isoformat())) -%}
+  {%- endif -%}
+  {%- if window.end -%}
+    {%- do predicates.append(column ~ ' <= ' ~ date_literal(window.end)) -%}
+  {%- endif -%}
+  {{- predicates | join(' and ') if predicates else '1 = 1' -}}
+{% endmacro %}
+
+
+{% macro date_literal(iso_date) -%}
+  cast('{{ iso_date }}' as date)
+{%- endmacro %}
+
+
+{% macro validate_run_window() %}
+  {#-
+    on-run-start hook: a bad window stops the invocation before any model runs (nothing is written).
+    At execution time it also checks that an explicit window touches at least one season of the schedule.
+  -#}
+  {%- set window = run_window_vars() -%}
+  {%- if execute and window.start and var('check_window_against_schedule', true) -%}
+    {%- set schedule = source('nba_raw', 'nbac_schedule') -%}
+    {%- set relation = adapter.get_relation(database=schedule.database, schema=schedule.schema, identifier=schedule.identifier) -%}
+    {%- if relation is not none -%}
+      {%- set result = run_query("select cast(min(game_date) as " ~ dbt.type_string() ~ "), cast(max(game_date) as " ~ dbt.type_string() ~ ") from " ~ relation) -%}
+      {%- set first_game, last_game = result.rows[0][0], result.rows[0][1] -%}
+      {%- if first_game is not none and (window.end < (first_game | string) or window.start > (last_game | string)) -%}
+        {%- set name = 'date' if window.mode == 'date' else 'start_date/end_date' -%}
+        {{ exceptions.raise_compiler_error("Run window: var '" ~ name ~ "' (" ~ window.start ~ (" to " ~ window.end if window.mode == 'range' else '') ~ ") is outside every season in the schedule (" ~ first_game ~ " to " ~ last_game ~ ").") }}
+      {%- endif -%}
+    {%- endif -%}
+  {%- endif -%}
+  {%- do log("Run window: " ~ window.mode ~ (" " ~ window.start ~ " to " ~ window.end if window.start else ""), info=true) if execute -%}
+{% endmacro %}

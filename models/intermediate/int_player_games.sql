@@ -1,0 +1,13 @@
+-- Every box-score row with the schedule's season (spec §5 decision 2) and the two "game counts"
+-- filters the legacy processors used. Box scores of games missing from the schedule are dropped
+-- (a data test on the staging model reports them).
+select
+    games.*,
+    schedule.season_year as schedule_season_year,
+    games.is_active
+    and (coalesce(games.minutes_played, 0) > 0 or coalesce(games.fg_attempts, 0) > 0) as is_shooting_game,
+    games.is_active
+    and (coalesce(games.minutes_played, 0) > 0 or coalesce(games.points, 0) > 0) as is_played_game
+from {{ ref('stg_nba_analytics__player_game_summary') }} as games
+inner join {{ ref('stg_nba_raw__schedule') }} as schedule
+    on games.game_id = schedule.game_id

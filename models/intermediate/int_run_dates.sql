@@ -1,0 +1,31 @@
+{{ config(materialized='table') }}
+-- The dates this run processes: every scheduled game date inside the run window (spec §4), with
+-- its season and the early-season flags shared by the five output tables. Without date vars the
+-- window ends at the latest date the upcoming context holds (the next slate).
+with game_dates as (
+    select
+        game_date,
+        max(season_year) as season_year
+    from {{ ref('stg_nba_raw__schedule') }}
+    where
+        {{ window_filter('game_date') }}
+        {%- if run_window().mode in ('all', 'catch_up') %}
+        -- Without explicit dates, stop at the latest slate that has upcoming context.
+        and game_date <= (select max(game_date) from {{ ref('stg_nba_analytics__upcoming_player_game_context') }})
+        {%- endif %}
+    group by game_date
+)
+
+select
+    game_dates.game_date,
+    game_dates.season_year,
+    seasons.season_start_date,
+    {{ days_between('seasons.season_start_date', 'game_dates.game_date') }} as days_into_season,
+    coalesce({{ days_between('seasons.season_start_date', 'game_dates.game_date') }} between 0 and {{ var('early_season_days') - 1 }}, false)
+        as early_season_flag,
+    extract(month from game_dates.game_date) in (10, 11, 4) as season_boundary_detected,
+    coalesce({{ days_between('seasons.season_start_date', 'game_dates.game_date') }} between 0 and 29, false)
+        as backfill_bootstrap_mode
+from game_dates
+inner join {{ ref('int_seasons') }} as seasons
+    on game_dates.season_year = seasons.season_year

@@ -1,0 +1,585 @@
+"""player_composite_factors: per-player composite adjustment factors for each game date.
+
+One row per (player_lookup, game_date) of the run window, built from
+`int_player_composite_factors__inputs` (one prepared row per upcoming-context player and date:
+his context, his shot-zone row for the date, his opponent's team-defence row, completeness,
+readiness and per-entity source tracking, all computed set-based in SQL).
+
+The story of a row, as the legacy PlayerCompositeFactorsProcessor told it (spec legacy §C):
+  1. fatigue score (integer 0-100, higher = more rested), turned into an adjustment of
+     (score - 100) / 20;
+  2. shot-zone mismatch: the opponent's defence in the player's primary zone, weighted by how much
+     he uses that zone, +20 % beyond |5.0|, clamped to [-10, 10] ('balanced' or NULL zones are
+     scored against paint defence, as legacy did);
+  3. pace: half the pace differential, clamped to [-3, 3];
+  4. usage spike: 0.3 x (projected - recent usage), boosted when stars are out, clamped to [-3, 3];
+  5. four deferred factors, always 0.0;
+  then the total, the data-quality fields, warnings, the context JSON, readiness and hashes.
+
+Where this model deliberately differs from legacy (spec README §5 and §8):
+  - Early-season dates (days 0-13 of the season) are not failed runs: the row is computed from
+    whatever inputs exist, `early_season_flag` is TRUE and `insufficient_data_reason` is
+    'early_season_skip_first_14_days' (decision 3); elsewhere the flag is FALSE.
+  - Scores are stored rounded half away from zero to their column scale; the total and the
+    warnings use the unrounded components (decision 11, clarification 6).
+  - Completeness compares like with like and source tracking is per entity (decisions 4 and 5);
+    both are computed upstream in SQL and passed through.
+  - `data_hash` is the portable row hash shared with the SQL macro `row_hash` (decision 6); rows
+    whose `input_fingerprint` is unchanged are not recomputed on incremental runs, and the merge
+    macro writes only rows whose hash changed and deletes rows that no longer qualify (decision 7).
+  - The circuit-breaker bookkeeping columns are dropped (decision 11).
+  - NULL inputs never crash or become NaN: the legacy safe defaults of §C4/§C5 apply.
+
+The file is self-contained (it must run unchanged on a remote engine) and carries its own copy of
+the helpers of docs/python_model_contract.md.
+"""
+
+import hashlib
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+# --------------------------------------------------------------------------------------------
+# Constants
+# --------------------------------------------------------------------------------------------
+
+KEY_COLUMNS = ["player_lookup", "game_date"]
+CALCULATION_VERSION = "v1_4factors"
+EARLY_SEASON_REASON = "early_season_skip_first_14_days"
+PROCESSING_DECISION = "processed_successfully"
+LEAGUE_AVG_PACE = 100.0
+DEFERRED_FACTORS = [
+    "referee_favorability_score",
+    "look_ahead_pressure_score",
+    "travel_impact_score",
+    "opponent_strength_score",
+]
+SOURCE_PREFIXES = ["source_player_context", "source_team_context", "source_player_shot", "source_team_defense"]
+UPSTREAM_FLAGS = {  # readiness flag -> data_quality_issues label, in legacy §C11 order
+    "upstream_player_shot_ready": "upstream_player_shot_zone_incomplete",
+    "upstream_team_defense_ready": "upstream_team_defense_zone_incomplete",
+    "upstream_player_context_ready": "upstream_player_context_incomplete",
+    "upstream_team_context_ready": "upstream_team_context_incomplete",
+}
+ZONE_RATE_COLUMNS = {"paint": "paint_rate_last_10", "mid_range": "mid_range_rate_last_10",
+                     "perimeter": "three_pt_rate_last_10"}
+ZONE_DEFENSE_COLUMNS = {"paint": "paint_defense_vs_league_avg", "mid_range": "mid_range_defense_vs_league_avg",
+                        "perimeter": "three_pt_defense_vs_league_avg"}
+WARNINGS = {
+    "fatigue": "EXTREME_FATIGUE: Player showing severe fatigue",
+    "matchup": "EXTREME_MATCHUP: Unusual zone mismatch",
+    "adjustment": "EXTREME_ADJUSTMENT: Very large composite adjustment",
+}
+
+
+def _source_columns():
+    columns = {}
+    for prefix in SOURCE_PREFIXES:
+        columns[f"{prefix}_last_updated"] = "timestamp with time zone"
+        columns[f"{prefix}_rows_found"] = "bigint"
+        columns[f"{prefix}_completeness_pct"] = "decimal(5,2)"
+        columns[f"{prefix}_hash"] = "varchar"
+    return columns
+
+
+# Output columns, in table order, with their DuckDB types (legacy schema minus circuit breaker).
+OUTPUT_COLUMNS = {
+    "player_lookup": "varchar", "universal_player_id": "varchar", "game_date": "date",
+    "game_id": "varchar", "analysis_date": "date",
+    "fatigue_score": "bigint", "shot_zone_mismatch_score": "decimal(4,1)", "pace_score": "decimal(3,1)",
+    "usage_spike_score": "decimal(3,1)", "referee_favorability_score": "decimal(3,1)",
+    "look_ahead_pressure_score": "decimal(3,1)", "travel_impact_score": "decimal(3,1)",
+    "opponent_strength_score": "decimal(3,1)", "total_composite_adjustment": "decimal(5,2)",
+    "fatigue_context_json": "varchar", "shot_zone_context_json": "varchar", "pace_context_json": "varchar",
+    "usage_context_json": "varchar", "calculation_version": "varchar",
+    "data_completeness_pct": "decimal(5,2)", "missing_data_fields": "varchar", "has_warnings": "boolean",
+    "warning_details": "varchar",
+    **_source_columns(),
+    "early_season_flag": "boolean", "insufficient_data_reason": "varchar",
+    "expected_games_count": "bigint", "actual_games_count": "bigint", "completeness_percentage": "double",
+    "missing_games_count": "bigint", "is_production_ready": "boolean",
+    "upstream_player_shot_ready": "boolean", "upstream_team_defense_ready": "boolean",
+    "upstream_player_context_ready": "boolean", "upstream_team_context_ready": "boolean",
+    "all_upstreams_ready": "boolean", "data_quality_issues": "varchar[]",
+    "season_boundary_detected": "boolean", "backfill_bootstrap_mode": "boolean",
+    "processing_decision_reason": "varchar",
+    "input_fingerprint": "varchar", "data_hash": "varchar",
+    "created_at": "timestamp with time zone", "processed_at": "timestamp with time zone",
+}
+NOT_HASHED = {f"{p}_last_updated" for p in SOURCE_PREFIXES} | {
+    "input_fingerprint", "data_hash", "created_at", "processed_at"}
+HASH_KIND_BY_TYPE = {"varchar": "string", "bigint": "int", "boolean": "bool", "double": "float",
+                     "date": "date", "varchar[]": "string_array"}
+HASH_COLUMNS = {
+    name: ("float" if sql_type.startswith("decimal") else HASH_KIND_BY_TYPE[sql_type])
+    for name, sql_type in OUTPUT_COLUMNS.items() if name not in NOT_HASHED
+}
+
+# --------------------------------------------------------------------------------------------
+# Contract helpers (verbatim copies; see docs/python_model_contract.md)
+# --------------------------------------------------------------------------------------------
+
+NULL_TOKEN = "<null>"
+
+
+def _is_missing(value):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, np.ndarray)) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def _round_half_away(value):
+    magnitude = abs(value)
+    whole = math.floor(magnitude)
+    if magnitude - whole >= 0.5:
+        whole += 1
+    return int(whole) if value >= 0 else -int(whole)
+
+
+def hash_text(value, kind):
+    """Text form of one value for the row hash (see the table above)."""
+    if _is_missing(value):
+        return NULL_TOKEN
+    if kind == "string":
+        return str(value)
+    if kind == "int":
+        return str(int(value))
+    if kind == "bool":
+        return "true" if bool(value) else "false"
+    if kind == "float":
+        return str(_round_half_away(float(value) * 1e6))
+    if kind == "date":
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    if kind == "timestamp":
+        ts = pd.Timestamp(value)
+        ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+        return str(int((ts - pd.Timestamp("1970-01-01")) // pd.Timedelta(microseconds=1)))
+    if kind in ("float_array", "string_array"):
+        element_kind = "float" if kind == "float_array" else "string"
+        return "[" + ",".join(hash_text(v, element_kind) for v in value) + "]"
+    raise ValueError(f"unknown hash kind {kind!r}")
+
+
+def row_hash(frame, columns):
+    """md5 hex of each row's values; `columns` maps column name -> kind, in hashing order."""
+    parts = [frame[name].map(lambda v, k=kind: hash_text(v, k)) for name, kind in columns.items()]
+    joined = parts[0].str.cat(parts[1:], sep="|") if len(parts) > 1 else parts[0]
+    return joined.map(lambda text: hashlib.md5(text.encode("utf-8")).hexdigest())
+
+
+def round_half_away(values, scale):
+    """Round a float Series half away from zero to `scale` decimals (NaN stays NaN)."""
+    factor = 10.0 ** scale
+    scaled = values.astype("float64") * factor
+    return np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / factor
+
+
+def to_pandas(relation):
+    """dbt.ref(...) -> pandas: DuckDB relation (.df()), Spark (.toPandas()), BigFrames (.to_pandas())."""
+    for method in ("df", "toPandas", "to_pandas"):
+        if hasattr(relation, method):
+            return getattr(relation, method)()
+    raise TypeError(f"cannot convert {type(relation).__name__} to pandas")
+
+
+def is_duckdb(session):
+    # duckdb 2.x defines its connection class in the extension module `_duckdb`, so the leading
+    # underscore is stripped (the contract's `== "duckdb"` alone is False for a real connection).
+    return type(session).__module__.split(".")[0].lstrip("_") == "duckdb"
+
+
+def to_engine(frame, session, column_types):
+    """Return the output with legacy types. On DuckDB: a relation that casts every column to its
+    declared type (dates stay DATE, NUMERIC(p,s) stay DECIMAL, arrays stay lists); elsewhere: pandas
+    with date columns as datetime.date objects."""
+    frame = frame[list(column_types)]
+    if is_duckdb(session):
+        view = f"to_engine_{id(frame)}"
+        session.register(view, frame)
+        casts = ", ".join(f'cast("{name}" as {kind}) as "{name}"' for name, kind in column_types.items())
+        return session.sql(f"select {casts} from {view}")
+    frame = frame.copy()
+    for name, kind in column_types.items():
+        if kind == "date":
+            frame[name] = pd.to_datetime(frame[name]).dt.date
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# Safe conversions (legacy §C4), vectorised: NULL / NaN / pd.NA / unparsable -> the default
+# --------------------------------------------------------------------------------------------
+
+
+def safe_float(values, default):
+    return pd.to_numeric(values, errors="coerce").astype("float64").fillna(default)
+
+
+def safe_int(values, default):
+    """int(v) truncates toward zero, as legacy `_safe_int`."""
+    return np.trunc(safe_float(values, default)).astype("int64")
+
+
+def safe_bool(values, default):
+    return values.astype("boolean").fillna(default).astype(bool)
+
+
+def _join_labels(flags, sep):
+    """Labels whose flag is TRUE, in the mapping's order, joined with `sep` ('' when none)."""
+    pieces = [pd.Series(np.where(mask, label + sep, ""), index=mask.index, dtype=object)
+              for label, mask in flags.items()]
+    joined = pieces[0].str.cat(pieces[1:]) if len(pieces) > 1 else pieces[0]
+    return joined.str[: -len(sep)]
+
+
+def _label_lists(flags):
+    """Lists of the labels whose flag is TRUE, in the mapping's order ([] when none)."""
+    return _join_labels(flags, "\x1f").str.findall("[^\x1f]+")
+
+
+def _text_or_null(text):
+    return text.where(text != "", None)
+
+
+# --------------------------------------------------------------------------------------------
+# Factor 1: fatigue (legacy §C5)
+# --------------------------------------------------------------------------------------------
+
+
+def _fatigue_inputs(frame):
+    """Scoring inputs with the legacy scoring defaults."""
+    return pd.DataFrame({
+        "days_rest": safe_int(frame["days_rest"], 1),
+        "b2b": safe_bool(frame["back_to_back"], False),
+        "g7": safe_int(frame["games_in_last_7_days"], 3),
+        "m7": safe_float(frame["minutes_in_last_7_days"], 200.0),
+        "mpg7": safe_float(frame["avg_minutes_per_game_last_7"], 30.0),
+        "b2b14": safe_int(frame["back_to_backs_last_14_days"], 0),
+        "age": safe_int(frame["player_age"], 25),
+    }, index=frame.index)
+
+
+def fatigue_score(frame):
+    """Integer 0-100, higher = more rested; all inputs NULL gives 100."""
+    f = _fatigue_inputs(frame)
+    score = (
+        100
+        - 15 * f["b2b"] + 5 * (~f["b2b"] & (f["days_rest"] >= 3))
+        - 10 * (f["g7"] >= 4) - 10 * (f["m7"] > 240) - 8 * (f["mpg7"] > 35)
+        - 12 * (f["b2b14"] >= 2) - 5 * (f["b2b14"] == 1)
+        - 10 * (f["age"] >= 35) - 5 * ((f["age"] >= 30) & (f["age"] < 35))
+    )
+    return score.clip(0, 100).astype("int64")
+
+
+def fatigue_adjustment(score):
+    """(score - 100) / 20: 0 for a rested player, down to -5."""
+    return (score.astype("float64") - 100.0) / 20.0
+
+
+# --------------------------------------------------------------------------------------------
+# Factor 2: shot-zone mismatch (legacy §C5)
+# --------------------------------------------------------------------------------------------
+
+
+def _zone_pick(frame, columns):
+    """The value of the player's primary zone column; 'balanced' or NULL fall back to paint."""
+    zone = frame["primary_scoring_zone"]
+    picked = safe_float(frame[columns["paint"]], np.nan)
+    for name in ("mid_range", "perimeter"):
+        picked = picked.where(zone.ne(name).fillna(True).astype(bool), safe_float(frame[columns[name]], np.nan))
+    return picked
+
+
+def has_zone_rows(frame):
+    return safe_bool(frame["has_shot_zone_row"], False) & safe_bool(frame["has_team_defense_row"], False)
+
+
+def shot_zone_mismatch_score(frame):
+    """Opponent zone defence x min(zone usage / 50, 1), x1.2 beyond |5.0|, clamped to [-10, 10]."""
+    usage_pct = safe_float(_zone_pick(frame, ZONE_RATE_COLUMNS), 50.0)
+    defense = safe_float(_zone_pick(frame, ZONE_DEFENSE_COLUMNS), 0.0)
+    raw = defense * np.minimum(usage_pct / 50.0, 1.0)
+    boosted = raw.where(raw.abs() <= 5.0, raw * 1.2)
+    return boosted.clip(-10.0, 10.0).where(has_zone_rows(frame), 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Factors 3 and 4: pace and usage spike (legacy §C5)
+# --------------------------------------------------------------------------------------------
+
+
+def pace_score(frame):
+    return (safe_float(frame["pace_differential"], 0.0) / 2.0).clip(-3.0, 3.0)
+
+
+def usage_spike_score(frame):
+    """0.3 x (projected - baseline), x1.15 (one star out) or x1.30 (two+) when positive."""
+    projected = safe_float(frame["projected_usage_rate"], 25.0)
+    baseline = safe_float(frame["avg_usage_rate_last_7_games"], 25.0)
+    stars = safe_int(frame["star_teammates_out"], 0)
+    spike = (projected - baseline) * 0.3
+    boost = pd.Series(np.where(stars >= 2, 1.30, 1.15), index=frame.index)
+    spike = spike.where(~((stars > 0) & (spike > 0)), spike * boost)
+    return spike.clip(-3.0, 3.0).where(baseline != 0, 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Total, data quality and warnings (legacy §C6, §C7)
+# --------------------------------------------------------------------------------------------
+
+
+def total_adjustment(fatigue_adj, shot_zone, pace, usage):
+    """Sum of the unrounded adjustments (the deferred factors add 0.0)."""
+    return fatigue_adj + shot_zone + pace + usage
+
+
+def data_quality_fields(frame):
+    """data_completeness_pct (share of 5 checks) and missing_data_fields (', '-joined or NULL)."""
+    present = {
+        "days_rest": frame["days_rest"].notna(),
+        "projected_usage_rate": frame["projected_usage_rate"].notna(),
+        "pace_differential": frame["pace_differential"].notna(),
+        "player_shot_zone": safe_bool(frame["has_shot_zone_row"], False),
+        "team_defense_zone": safe_bool(frame["has_team_defense_row"], False),
+    }
+    passed = sum(mask.astype("int64") for mask in present.values())
+    return pd.DataFrame({
+        "data_completeness_pct": round_half_away(passed / 5 * 100, 1),
+        "missing_data_fields": _text_or_null(_join_labels({k: ~v for k, v in present.items()}, ", ")),
+    }, index=frame.index)
+
+
+def warning_fields(fatigue, shot_zone, total):
+    """has_warnings and warning_details ('; '-joined or NULL), from unrounded values."""
+    details = _join_labels({
+        WARNINGS["fatigue"]: fatigue < 50,
+        WARNINGS["matchup"]: shot_zone.abs() > 8.0,
+        WARNINGS["adjustment"]: total.abs() > 12.0,
+    }, "; ")
+    return pd.DataFrame({"has_warnings": details != "", "warning_details": _text_or_null(details)},
+                        index=fatigue.index)
+
+
+# --------------------------------------------------------------------------------------------
+# Context JSON (legacy §C8: its defaults differ from the scoring defaults on purpose)
+# --------------------------------------------------------------------------------------------
+
+
+def dumps_records(frame):
+    """json.dumps of each row as a dict, keys in column order (default separators)."""
+    return pd.Series([json.dumps(record) for record in frame.to_dict("records")], index=frame.index,
+                     dtype=object)
+
+
+def fatigue_context_json(frame, score):
+    days_rest = safe_int(frame["days_rest"], 0)
+    b2b = safe_bool(frame["back_to_back"], False)
+    games = safe_int(frame["games_in_last_7_days"], 0)
+    minutes = safe_float(frame["minutes_in_last_7_days"], 0.0)
+    age = safe_int(frame["player_age"], 25)
+    return dumps_records(pd.DataFrame({
+        "days_rest": days_rest,
+        "back_to_back": b2b,
+        "games_last_7": games,
+        "minutes_last_7": minutes,
+        "avg_minutes_pg_last_7": safe_float(frame["avg_minutes_per_game_last_7"], 0.0),
+        "back_to_backs_last_14": safe_int(frame["back_to_backs_last_14_days"], 0),
+        "player_age": age,
+        "penalties_applied": _label_lists({
+            "back_to_back: -15": b2b, "frequent_games: -10": games >= 4,
+            "heavy_minutes: -10": minutes > 240, "veteran_age: -10": age >= 35,
+        }),
+        "bonuses_applied": _label_lists({"extra_rest: +5": days_rest >= 3}),
+        "final_score": score.astype("int64"),
+    }, index=frame.index))
+
+
+def _three_way(values, above, below, labels):
+    return pd.Series(np.select([values > above, values < below], labels[:2], labels[2]), index=values.index,
+                     dtype=object)
+
+
+def shot_zone_context_json(frame, score):
+    context = dumps_records(pd.DataFrame({
+        "player_primary_zone": frame["primary_scoring_zone"].astype(object).where(
+            frame["primary_scoring_zone"].notna(), "unknown"),
+        "primary_zone_frequency": safe_float(_zone_pick(frame, ZONE_RATE_COLUMNS), 0.0),
+        "opponent_weak_zone": frame["weakest_zone"].astype(object).where(frame["weakest_zone"].notna(), "unknown"),
+        "opponent_defense_vs_league": safe_float(_zone_pick(frame, ZONE_DEFENSE_COLUMNS), 0.0),
+        "mismatch_type": _three_way(score, 2.0, -2.0, ["favorable", "unfavorable", "neutral"]),
+        "final_score": score.astype("float64"),
+    }, index=frame.index))
+    return context.where(has_zone_rows(frame), json.dumps({"missing_data": True}))
+
+
+def pace_context_json(frame, score):
+    diff = safe_float(frame["pace_differential"], 0.0)
+    return dumps_records(pd.DataFrame({
+        "pace_differential": diff,
+        "opponent_pace_last_10": safe_float(frame["opponent_pace_last_10"], 100.0),
+        "league_avg_pace": LEAGUE_AVG_PACE,
+        "pace_environment": _three_way(diff, 2.0, -2.0, ["fast", "slow", "normal"]),
+        "final_score": score.astype("float64"),
+    }, index=frame.index))
+
+
+def usage_context_json(frame, score):
+    projected = safe_float(frame["projected_usage_rate"], 0.0)
+    baseline = safe_float(frame["avg_usage_rate_last_7_games"], 0.0)
+    return dumps_records(pd.DataFrame({
+        "projected_usage_rate": projected,
+        "avg_usage_last_7": baseline,
+        "usage_differential": projected - baseline,
+        "star_teammates_out": safe_int(frame["star_teammates_out"], 0),
+        "usage_trend": _three_way(projected - baseline, 2.0, -2.0, ["spike", "drop", "stable"]),
+        "final_score": score.astype("float64"),
+    }, index=frame.index))
+
+
+# --------------------------------------------------------------------------------------------
+# Readiness, completeness and flags (legacy §C11, spec decisions 3 and 4)
+# --------------------------------------------------------------------------------------------
+
+
+def readiness_fields(frame):
+    """Upstream flags, all_upstreams_ready, is_production_ready and data_quality_issues."""
+    own_ready = safe_bool(frame["own_data_ready"], False)
+    flags = {name: safe_bool(frame[name], False) for name in UPSTREAM_FLAGS}
+    all_ready = flags["upstream_player_shot_ready"] & flags["upstream_team_defense_ready"] \
+        & flags["upstream_player_context_ready"] & flags["upstream_team_context_ready"]
+    issues = {"own_data_incomplete": ~own_ready}
+    issues.update({label: ~flags[name] for name, label in UPSTREAM_FLAGS.items()})
+    return pd.DataFrame({
+        "is_production_ready": own_ready & all_ready,
+        **flags,
+        "all_upstreams_ready": all_ready,
+        "data_quality_issues": _label_lists(issues),
+    }, index=frame.index)
+
+
+def season_fields(frame):
+    early = safe_bool(frame["early_season_flag"], False)
+    return pd.DataFrame({
+        "early_season_flag": early,
+        "insufficient_data_reason": pd.Series(np.where(early, EARLY_SEASON_REASON, None), index=frame.index,
+                                              dtype=object),
+        "season_boundary_detected": safe_bool(frame["season_boundary_detected"], False),
+        "backfill_bootstrap_mode": safe_bool(frame["backfill_bootstrap_mode"], False),
+    }, index=frame.index)
+
+
+def completeness_fields(frame):
+    counts = ["expected_games_count", "actual_games_count", "missing_games_count"]
+    fields = {name: pd.to_numeric(frame[name], errors="coerce").astype("Int64") for name in counts}
+    fields["completeness_percentage"] = round_half_away(
+        pd.to_numeric(frame["completeness_percentage"], errors="coerce"), 1)
+    return pd.DataFrame(fields, index=frame.index)
+
+
+def source_fields(frame):
+    fields = {}
+    for prefix in SOURCE_PREFIXES:
+        fields[f"{prefix}_last_updated"] = pd.to_datetime(frame[f"{prefix}_last_updated"], utc=True)
+        fields[f"{prefix}_rows_found"] = pd.to_numeric(frame[f"{prefix}_rows_found"], errors="coerce").astype("Int64")
+        fields[f"{prefix}_completeness_pct"] = round_half_away(
+            pd.to_numeric(frame[f"{prefix}_completeness_pct"], errors="coerce"), 2)
+        fields[f"{prefix}_hash"] = frame[f"{prefix}_hash"]
+    return pd.DataFrame(fields, index=frame.index)
+
+
+# --------------------------------------------------------------------------------------------
+# Composition
+# --------------------------------------------------------------------------------------------
+
+
+def normalise_inputs(inputs):
+    """game_date as a date-only timestamp whatever the engine returned (pandas 3: DATE -> TIMESTAMP)."""
+    return inputs.assign(game_date=pd.to_datetime(inputs["game_date"]).dt.normalize()).reset_index(drop=True)
+
+
+def compute_factors(inputs, now=None):
+    """Every output column for each input row, in output order, data_hash included."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
+    frame = normalise_inputs(inputs)
+    fatigue = fatigue_score(frame)
+    zone, pace, usage = shot_zone_mismatch_score(frame), pace_score(frame), usage_spike_score(frame)
+    total = total_adjustment(fatigue_adjustment(fatigue), zone, pace, usage)
+    out = frame[["player_lookup", "universal_player_id", "game_date", "game_id"]].assign(
+        analysis_date=frame["game_date"],
+        fatigue_score=fatigue,
+        shot_zone_mismatch_score=round_half_away(zone, 1),
+        pace_score=round_half_away(pace, 1),
+        usage_spike_score=round_half_away(usage, 1),
+        **{name: 0.0 for name in DEFERRED_FACTORS},
+        total_composite_adjustment=round_half_away(total, 2),
+        fatigue_context_json=fatigue_context_json(frame, fatigue),
+        shot_zone_context_json=shot_zone_context_json(frame, zone),
+        pace_context_json=pace_context_json(frame, pace),
+        usage_context_json=usage_context_json(frame, usage),
+        calculation_version=CALCULATION_VERSION,
+    )
+    out = pd.concat([out, data_quality_fields(frame), warning_fields(fatigue, zone, total), source_fields(frame),
+                     season_fields(frame), completeness_fields(frame), readiness_fields(frame)], axis=1)
+    out = out.assign(processing_decision_reason=PROCESSING_DECISION, input_fingerprint=frame["input_fingerprint"])
+    out["data_hash"] = row_hash(out, HASH_COLUMNS) if len(out) else pd.Series(dtype=object)
+    out["created_at"] = now
+    out["processed_at"] = now
+    return out[list(OUTPUT_COLUMNS)]
+
+
+# --------------------------------------------------------------------------------------------
+# Incremental: fingerprint skip (docs/python_model_contract.md)
+# --------------------------------------------------------------------------------------------
+
+
+def read_stored_rows(dbt, session, inputs):
+    """Stored rows of the input's date range (empty when not incremental or no input)."""
+    if not dbt.is_incremental or inputs.empty:
+        return pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+    first, last = inputs["game_date"].min(), inputs["game_date"].max()
+    query = (f"select * from {dbt.this} where game_date between "
+             f"date '{first:%Y-%m-%d}' and date '{last:%Y-%m-%d}'")
+    relation = session.sql(query) if hasattr(session, "sql") else session.read_gbq(query)
+    stored = to_pandas(relation)
+    stamps = {name: pd.to_datetime(stored[name], utc=True)
+              for name, kind in OUTPUT_COLUMNS.items() if kind == "timestamp with time zone"}
+    return stored.assign(game_date=pd.to_datetime(stored["game_date"]).dt.normalize(), **stamps)
+
+
+def split_by_fingerprint(inputs, stored):
+    """(stored rows to reuse unchanged, input rows to compute): a stored row is reused when its
+    key and non-NULL input_fingerprint equal the input's."""
+    keys = KEY_COLUMNS + ["input_fingerprint"]
+    known = stored.loc[stored["input_fingerprint"].notna(), keys].drop_duplicates()
+    if known.empty:
+        return stored.iloc[0:0], inputs
+    flagged = inputs[keys].merge(known, on=keys, how="left", indicator=True)
+    unchanged = flagged["_merge"].eq("both").to_numpy()
+    reused = stored.merge(inputs.loc[unchanged, keys], on=keys, how="inner")
+    return reused, inputs.loc[~unchanged]
+
+
+def model(dbt, session):
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="merge",
+        unique_key=["player_lookup", "game_date"],
+        window_column="game_date",
+        written_at_column="processed_at",
+        on_schema_change="append_new_columns",
+        partitioned_by="game_date",
+        partition_by={"field": "game_date", "data_type": "date", "granularity": "day"},
+        cluster_by=["player_lookup", "universal_player_id", "game_date"],
+        packages=["pandas", "numpy"],
+    )
+    inputs = normalise_inputs(to_pandas(dbt.ref("int_player_composite_factors__inputs")))
+    reused, pending = split_by_fingerprint(inputs, read_stored_rows(dbt, session, inputs))
+    computed = compute_factors(pending)
+    frames = [part for part in (reused[list(OUTPUT_COLUMNS)], computed) if len(part)]
+    output = pd.concat(frames, ignore_index=True) if frames else computed
+    return to_engine(output, session, OUTPUT_COLUMNS)

@@ -1,0 +1,11 @@
+"""Deterministic generator of realistic NBA Phase 3 analytics data (see `python -m nba_phase3_gen --help`).
+
+Writes six tables into a DuckDB file: nba_raw.nbac_schedule and, in nba_analytics,
+player_game_summary, team_offense_game_summary, team_defense_game_summary,
+upcoming_player_game_context and upcoming_team_game_context. The same arguments always give
+the same rows; different seeds give different leagues.
+"""
+
+from .generate import generate
+
+__all__ = ["generate"]

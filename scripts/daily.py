@@ -1,0 +1,47 @@
+"""Nightly run for one date: the source-freshness gate, then `dbt build` for that date.
+
+Freshness compares each source's latest processed_at with the wall clock (thresholds in the
+freshness_* vars). A stale source stops the run before anything is built, with a message that
+names it; otherwise every model and test is built for --date with completeness gates as errors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+def stale_sources(results_path: Path) -> list[str]:
+    results = json.loads(results_path.read_text())["results"]
+    return [
+        f"{r['unique_id'].split('.', 2)[-1]} ({r['status']}: latest processed_at {r.get('max_loaded_at')})"
+        for r in results
+        if r["status"] in ("error", "runtime error")
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--date", required=True, help="game date to build, YYYY-MM-DD")
+    parser.add_argument("--extra-vars", default="", help="extra vars, e.g. 'freshness_error_hours: 100000'")
+    args = parser.parse_args()
+    extra = f", {args.extra_vars}" if args.extra_vars else ""
+    freshness = subprocess.run([DBT, "source", "freshness", "--vars", f"{{{extra.lstrip(', ')}}}"])
+    if freshness.returncode != 0:
+        stale = stale_sources(Path("target/sources.json")) if Path("target/sources.json").exists() else []
+        print("Daily run stopped: stale or unreadable sources, nothing was built.", file=sys.stderr)
+        for line in stale:
+            print(f"  stale: {line}", file=sys.stderr)
+        return 1
+    build = subprocess.run(
+        [DBT, "build", "--vars", f"{{date: {args.date}, completeness_severity: error{extra}}}"]
+    )
+    return build.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
