@@ -36,8 +36,9 @@ def injury_spells(rng, players: np.ndarray, proneness: np.ndarray, first_day: in
     return spells[["player", "start", "end"]]
 
 
-def _latest_spell(spells: pd.DataFrame, player: np.ndarray, day: np.ndarray) -> tuple:
-    """Per row: (days until the latest started spell ends, or a large number when none)."""
+def _days_to_return(spells: pd.DataFrame, player: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Per row: days until the end of the player's latest spell started on or before the day
+    (positive while injured, negative after the return, very negative without any spell)."""
     keys = spells.player.to_numpy() * KEY_STRIDE + spells.start.to_numpy()
     i = np.searchsorted(keys, player * KEY_STRIDE + day, side="right") - 1
     found = (i >= 0) & (spells.player.to_numpy()[np.maximum(i, 0)] == player)
@@ -48,7 +49,7 @@ def _latest_spell(spells: pd.DataFrame, player: np.ndarray, day: np.ndarray) -> 
 def player_status(rng, player: np.ndarray, day: np.ndarray, role: np.ndarray,
                   rest_night: np.ndarray, spells: pd.DataFrame) -> np.ndarray:
     """Status code per player-game row (see STATUSES)."""
-    to_end = _latest_spell(spells, player, day)
+    to_end = _days_to_return(spells, player, day)
     u = rng.random(player.size)
     status = np.select(
         [u < 0.012, u < 0.04, u < 0.09],

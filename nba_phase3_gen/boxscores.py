@@ -14,7 +14,6 @@ import pandas as pd
 
 from .rosters import BENCH, ROTATION, STAR
 
-ZONES = ("paint", "mid", "three")
 ROLE_MINUTES = np.array([34.5, 30.5, 20.0, 8.0])
 PLAYOFF_ROLE_MINUTES = np.array([38.5, 32.0, 17.0, 6.0])
 FGA_PER_36 = np.array([20.0, 13.5, 11.5, 10.5])

@@ -88,11 +88,20 @@ def season_phase(day: np.ndarray, is_playoffs: np.ndarray, season_year: int, ope
     return np.where(is_playoffs, "playoffs", phase)
 
 
-def _team_pace(team_games: pd.DataFrame, team: np.ndarray, day: np.ndarray) -> np.ndarray:
-    codes = {t: i for i, t in enumerate(sorted(team_games.team.unique()))}
-    history = History(team_games.team.map(codes).to_numpy(), team_games.day.to_numpy(), {"pace": team_games.pace})
-    total, count = history.last("pace", np.array([codes[t] for t in team]), day, 10)
-    return _mean(total, count, LEAGUE_PACE)
+class TeamHistory(History):
+    """History of team games keyed by tricode."""
+
+    def __init__(self, team_games: pd.DataFrame, values: dict):
+        self.codes = {t: i for i, t in enumerate(sorted(team_games.team.unique()))}
+        super().__init__(self.code(team_games.team), team_games.day.to_numpy(), values)
+
+    def code(self, teams) -> np.ndarray:
+        return np.array([self.codes[t] for t in teams])
+
+    def recent_mean(self, name, teams, day, n: int, prior: float, prior_games: float = 0.0) -> np.ndarray:
+        """Mean over the last n games before day, shrunk towards `prior` (which it is without games)."""
+        total, count = self.last(name, self.code(teams), day, n)
+        return _mean(total + prior_games * prior, count + prior_games, prior)
 
 
 def _star_teammates_out(rows: pd.DataFrame) -> np.ndarray:
@@ -102,13 +111,14 @@ def _star_teammates_out(rows: pd.DataFrame) -> np.ndarray:
 
 
 def _prop_lines(rng, rows: pd.DataFrame, avg_points: np.ndarray, games_played: np.ndarray) -> tuple:
-    """Lines exist for stars and starters expected to play and most rotation players; the line is
-    the season scoring average (role baseline before three games) at the half point."""
+    """Lines exist for stars and starters expected to play and for most rotation players; a line is
+    the season scoring average (the role baseline before three games) at the half point. Players
+    without a line carry the role baseline."""
     role, status = rows.role.to_numpy(), rows.status.to_numpy()
     expected = (status != OUT) & (status != DOUBTFUL)
     has_line = expected & ((role < ROTATION) | ((role == ROTATION) & (rng.random(len(rows)) < 0.8)))
     average = np.where(games_played >= 3, avg_points, ROLE_POINTS_LINE[role])
-    return has_line, np.floor(average) + 0.5
+    return has_line, np.where(has_line, np.floor(average) + 0.5, ROLE_POINTS_LINE[role])
 
 
 def player_context(rng, season, pool: pd.DataFrame, opening: date) -> pd.DataFrame:
@@ -127,8 +137,9 @@ def player_context(rng, season, pool: pd.DataFrame, opening: date) -> pd.DataFra
     role_usage = ROLE_USAGE[rows.role.to_numpy()]
     avg_usage = _mean(usage_7, usage_n, role_usage)
     stars_out = _star_teammates_out(rows)
-    team_pace = _team_pace(season.team_games, rows.team.to_numpy(), day)
-    opponent_pace = _team_pace(season.team_games, rows.opponent.to_numpy(), day)
+    paces = TeamHistory(season.team_games, {"pace": season.team_games.pace})
+    team_pace = paces.recent_mean("pace", rows.team, day, 10, LEAGUE_PACE)
+    opponent_pace = paces.recent_mean("pace", rows.opponent, day, 10, LEAGUE_PACE)
     has_line, line = _prop_lines(rng, rows, _mean(points, games_played, 0.0), games_played)
     return pd.DataFrame({
         "player_lookup": pool.player_lookup.to_numpy()[player],
@@ -169,18 +180,15 @@ def team_context(rng, season) -> pd.DataFrame:
     """Two rows per game: the betting total and each side's spread, set from both teams' last ten
     games (points scored and allowed, shrunk towards the league average) plus home court."""
     games, team_games = season.games, season.team_games
-    codes = {t: i for i, t in enumerate(sorted(team_games.team.unique()))}
-    history = History(team_games.team.map(codes).to_numpy(), team_games.day.to_numpy(),
-                      {"for": team_games.points, "against": team_games.points - team_games.margin})
+    history = TeamHistory(team_games, {"for": team_games.points, "against": team_games.points - team_games.margin})
     day = games.day.to_numpy()
 
-    def recent(team, name):
-        total, count = history.last(name, np.array([codes[t] for t in team]), day, 10)
-        return (total + LINE_PRIOR_GAMES * LEAGUE_POINTS) / (count + LINE_PRIOR_GAMES)
+    def recent(teams, name):
+        return history.recent_mean(name, teams, day, 10, LEAGUE_POINTS, LINE_PRIOR_GAMES)
 
     home = (recent(games.home, "for") + recent(games.away, "against")) / 2 + 1.5
     away = (recent(games.away, "for") + recent(games.home, "against")) / 2 - 1.5
-    total = np.clip(home + away + rng.normal(0, 3, len(games)), 200, 245)
+    total = np.clip(home + away + rng.normal(0, 3, len(games)), 200, 240)
     home_spread = np.clip(-(home - away) + rng.normal(0, 1.5, len(games)), -MAX_SPREAD, MAX_SPREAD)
     home_spread = np.round(home_spread * 2) / 2
     home_spread = np.where(home_spread == 0, -0.5, home_spread)

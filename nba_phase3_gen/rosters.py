@@ -16,10 +16,8 @@ from .league import FIRST_SEASON, SEASONS, TEAMS
 from .names import lookup_of, new_names
 from .rng import stream
 
-ROLES = ("star", "starter", "rotation", "bench")
-STAR, STARTER, ROTATION, BENCH = range(4)
-POSITIONS = ("G", "W", "F", "C")
-POSITION_SHARE = (0.36, 0.24, 0.20, 0.20)
+STAR, STARTER, ROTATION, BENCH = range(4)  # role codes
+POSITION_SHARE = (0.36, 0.24, 0.20, 0.20)   # guard, wing, forward, centre (position codes 0-3)
 
 # per position: mean three-point share, median mid-range share, base FG% (paint, mid, three)
 THREE_SHARE = np.array([0.47, 0.50, 0.39, 0.16])

@@ -56,14 +56,16 @@ def _roster_rows(games: pd.DataFrame, stints: pd.DataFrame) -> pd.DataFrame:
     by_team = {team: (g.player.to_numpy(), np.array([d.toordinal() for d in g.start]),
                       np.array([d.toordinal() for d in g.end]))
                for team, g in stints.groupby("team")}
-    parts = []
+    columns = {"game": [], "side": [], "team": [], "opponent": [], "player": []}
     for game, (day, home, away) in enumerate(zip(games.day, games.home, games.away)):
         for side, (team, opponent) in enumerate(((home, away), (away, home))):
             players, start, end = by_team[team]
             members = players[(start <= day) & (day < end)]
-            parts.append(pd.DataFrame({"game": game, "side": side, "team": team,
-                                       "opponent": opponent, "player": members}))
-    rows = pd.concat(parts, ignore_index=True)
+            for name, value in (("game", game), ("side", side), ("team", team), ("opponent", opponent)):
+                columns[name] += [value] * members.size
+            columns["player"].append(members)
+    columns["player"] = np.concatenate(columns["player"])
+    rows = pd.DataFrame(columns)
     rows["team_game"] = 2 * rows.game + rows.side
     rows["day"] = games.day.to_numpy()[rows.game]
     rows["is_playoffs"] = games.is_playoffs.to_numpy()[rows.game]

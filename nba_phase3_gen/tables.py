@@ -4,6 +4,17 @@ Column names and order follow models/staging/*/_*__sources.yml exactly. `data_ha
 `processed_at` and `created_at` are added by the writer. The --until cut is applied here: games
 before the cut are final with box scores; the cut's next slate (first game date on or after it)
 gets context rows; later games are only scheduled.
+
+Conventions worth knowing downstream:
+- `ts_pct` is NULL exactly when the player had no field-goal and no free-throw attempt (every DNP
+  row included): true shooting is undefined there, and 0.0 would drag averages down. It is the only
+  NULL in the data. `usage_rate` is 0.0 for players who did not play.
+- `pace` (team offence) is possessions per 48 minutes; `opponent_pace` (team defence) is the
+  opponent's possessions (FGA + 0.44·FTA − ORB + TOV), the legacy definition. They are equal in
+  regulation games and differ only after overtime. Ratings are 100·points / possessions.
+- Timestamps are derived from game dates: box scores and final schedule rows are processed the
+  morning after the game (08:00 plus one minute per game of the night), contexts at 18:00 the day
+  before the game, scheduled schedule rows at 18:00 the day before the cut; created_at = processed_at.
 """
 
 from dataclasses import dataclass

@@ -13,7 +13,7 @@ with team_sums as (
     from {{ ref('int_run_dates') }} as run_dates
     inner join {{ ref('stg_nba_analytics__team_defense_game_summary') }} as defense
         on
-            defense.game_date < run_dates.game_date
+            run_dates.game_date > defense.game_date
             and defense.game_date >= {{ date_add_days('run_dates.game_date', -30) }}
     group by run_dates.game_date, defense.defending_team_abbr
 ),

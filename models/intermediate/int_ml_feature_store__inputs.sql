@@ -47,13 +47,13 @@ history as (
     left join {{ ref('int_player_games_played__any_season_rolling') }} as recent
         on
             slate.player_lookup = recent.player_lookup
-            and recent.game_date < slate.game_date
+            and slate.game_date > recent.game_date
             and (recent.valid_until is null or slate.game_date <= recent.valid_until)
     left join {{ ref('int_player_games_played__season_rolling') }} as season
         on
             slate.player_lookup = season.player_lookup
             and slate.season_year = season.season_year
-            and season.game_date < slate.game_date
+            and slate.game_date > season.game_date
             and (season.valid_until is null or slate.game_date <= season.valid_until)
 ),
 
@@ -73,13 +73,13 @@ team_history as (
     left join {{ ref('int_team_offense__rolling') }} as own_team
         on
             slate.team_abbr = own_team.team_abbr
-            and own_team.game_date < slate.game_date
+            and slate.game_date > own_team.game_date
             and (own_team.valid_until is null or slate.game_date <= own_team.valid_until)
     left join {{ ref('int_team_defense__rolling') }} as opponent
         on
             slate.opponent_team_abbr = opponent.team_abbr
             and slate.season_year = opponent.season_year
-            and opponent.game_date < slate.game_date
+            and slate.game_date > opponent.game_date
             and (opponent.valid_until is null or slate.game_date <= opponent.valid_until)
 ),
 
@@ -102,17 +102,17 @@ joined as (
         slate.backfill_bootstrap_mode,
         daily_cache.player_lookup is not null as has_daily_cache_row,
         {%- for column in ['points_avg_last_5', 'points_avg_last_10', 'points_avg_season', 'points_std_last_10', 'games_in_last_7_days', 'paint_rate_last_10', 'three_pt_rate_last_10', 'minutes_avg_last_10', 'team_pace_last_10', 'team_off_rating_last_10'] %}
-        cast(daily_cache.{{ column }} as {{ type_float64() }}) as pdc_{{ column }},
+            cast(daily_cache.{{ column }} as {{ type_float64() }}) as pdc_{{ column }},
         {%- endfor %}
         coalesce(daily_cache.is_production_ready, false) as daily_cache_ready,
         composite.player_lookup is not null as has_composite_row,
         {%- for column in ['fatigue_score', 'shot_zone_mismatch_score', 'pace_score', 'usage_spike_score'] %}
-        cast(composite.{{ column }} as {{ type_float64() }}) as pcf_{{ column }},
+            cast(composite.{{ column }} as {{ type_float64() }}) as pcf_{{ column }},
         {%- endfor %}
         coalesce(composite.is_production_ready, false) as composite_ready,
         shot_zone.player_lookup is not null as has_shot_zone_row,
         {%- for column in ['paint_rate_last_10', 'mid_range_rate_last_10', 'three_pt_rate_last_10'] %}
-        cast(shot_zone.{{ column }} as {{ type_float64() }}) as psza_{{ column }},
+            cast(shot_zone.{{ column }} as {{ type_float64() }}) as psza_{{ column }},
         {%- endfor %}
         coalesce(shot_zone.is_production_ready, false) as shot_zone_ready,
         defense.team_abbr is not null as has_team_defense_row,
@@ -136,7 +136,7 @@ joined as (
         {%- for zone in ['paint', 'mid_range', 'three'] %}
         {{ safe_divide('history.' ~ ('three_pt' if zone == 'three' else zone) ~ '_attempts_last_10',
             'history.paint_attempts_last_10 + history.mid_range_attempts_last_10 + history.three_pt_attempts_last_10') }}
-            as p3_{{ zone }}_share_last_10,
+                as p3_{{ zone }}_share_last_10,
         {%- endfor %}
         slate.games_in_last_7_days as p3_games_in_last_7_days,
         team_history.opponent_def_rating as p3_opponent_def_rating,
@@ -152,10 +152,10 @@ joined as (
         greatest(own_completeness.expected_games - own_completeness.actual_games, 0) as missing_games_count,
         {{ is_complete('own_completeness.actual_games', 'own_completeness.expected_games') }} as own_data_ready,
         {%- for prefix, alias, key in [('source_daily_cache', 'daily_cache', 'player_lookup'), ('source_composite', 'composite', 'player_lookup'), ('source_shot_zones', 'shot_zone', 'player_lookup'), ('source_team_defense', 'defense', 'team_abbr')] %}
-        {{ alias }}.processed_at as {{ prefix }}_last_updated,
-        case when {{ alias }}.{{ key }} is not null then 1 else 0 end as {{ prefix }}_rows_found,
-        cast(case when {{ alias }}.{{ key }} is not null then 100.0 else 0.0 end as {{ type_float64() }}) as {{ prefix }}_completeness_pct,
-        {{ fingerprint_one(alias ~ '.data_hash') }} as {{ prefix }}_hash,
+            {{ alias }}.processed_at as {{ prefix }}_last_updated,
+            case when {{ alias }}.{{ key }} is not null then 1 else 0 end as {{ prefix }}_rows_found,
+            cast(case when {{ alias }}.{{ key }} is not null then 100.0 else 0.0 end as {{ type_float64() }}) as {{ prefix }}_completeness_pct,
+            {{ fingerprint_one(alias ~ '.data_hash') }} as {{ prefix }}_hash,
         {%- endfor %}
         {{ combine_hashes([
             'slate.data_hash', 'daily_cache.data_hash', 'composite.data_hash', 'shot_zone.data_hash', 'defense.data_hash',

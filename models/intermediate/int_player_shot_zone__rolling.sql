@@ -31,10 +31,10 @@ select
     least(game_number, 10) as games_in_sample_10,
     least(game_number, 20) as games_in_sample_20,
     {%- for column in ['paint_attempts', 'paint_makes', 'mid_range_attempts', 'mid_range_makes', 'three_pt_attempts', 'three_pt_makes', 'fg_makes', 'assisted_fg_makes', 'unassisted_fg_makes'] %}
-    cast(sum(coalesce({{ column }}, 0)) over last_10 as {{ dbt.type_bigint() }}) as {{ column }}_10,
+        cast(sum(coalesce({{ column }}, 0)) over last_10 as {{ dbt.type_bigint() }}) as {{ column }}_10,
     {%- endfor %}
     {%- for column in ['paint_attempts', 'paint_makes', 'mid_range_attempts', 'three_pt_attempts'] %}
-    cast(sum(coalesce({{ column }}, 0)) over last_20 as {{ dbt.type_bigint() }}) as {{ column }}_20,
+        cast(sum(coalesce({{ column }}, 0)) over last_20 as {{ dbt.type_bigint() }}) as {{ column }}_20,
     {%- endfor %}
     max(processed_at) over last_20 as source_last_updated,
     {{ fingerprint_agg('data_hash', over='partition by player_lookup, schedule_season_year order by game_number rows between 19 preceding and current row') }} as source_hash

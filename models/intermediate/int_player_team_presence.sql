@@ -3,12 +3,17 @@
 -- whether he has a row for that team game, and how many of the team's last 5 / 10 games he has
 -- rows for. The "actual" side of player completeness (spec §5 decision 4).
 with player_team_seasons as (
-    select distinct player_lookup, team_abbr, schedule_season_year as season_year
+    select distinct
+        player_lookup,
+        team_abbr,
+        schedule_season_year as season_year
     from {{ ref('int_player_games') }}
 ),
 
 player_game_ids as (
-    select distinct player_lookup, game_id
+    select distinct
+        player_lookup,
+        game_id
     from {{ ref('int_player_games') }}
 ),
 

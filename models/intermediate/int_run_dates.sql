@@ -11,7 +11,10 @@ with game_dates as (
         {{ window_filter('game_date') }}
         {%- if run_window().mode in ('all', 'catch_up') %}
         -- Without explicit dates, stop at the latest slate that has upcoming context.
-        and game_date <= (select max(game_date) from {{ ref('stg_nba_analytics__upcoming_player_game_context') }})
+            and game_date <= (
+                select max(upcoming.game_date)
+                from {{ ref('stg_nba_analytics__upcoming_player_game_context') }} as upcoming
+            )
         {%- endif %}
     group by game_date
 )

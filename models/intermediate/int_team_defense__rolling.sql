@@ -31,7 +31,7 @@ select
     game_number,
     least(game_number, 15) as games_in_sample,
     {%- for column in ['opp_paint_attempts', 'opp_paint_makes', 'opp_mid_range_attempts', 'opp_mid_range_makes', 'opp_three_pt_attempts', 'opp_three_pt_makes', 'points_in_paint_allowed', 'blocks_paint', 'blocks_mid_range', 'blocks_three_pt', 'points_allowed'] %}
-    cast(sum(coalesce({{ column }}, 0)) over last_15 as {{ dbt.type_bigint() }}) as {{ column }}_15,
+        cast(sum(coalesce({{ column }}, 0)) over last_15 as {{ dbt.type_bigint() }}) as {{ column }}_15,
     {%- endfor %}
     avg(defensive_rating) over last_15 as defensive_rating_15,
     avg(opponent_pace) over last_15 as opponent_pace_15,

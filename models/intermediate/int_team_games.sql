@@ -1,11 +1,21 @@
 -- One row per team per final game (home and away), numbered within the team's season. The
 -- completeness denominator (spec §5 decision 4) and the calendar of team game windows.
 with final_games as (
-    select game_id, game_date, season_year, home_team_tricode as team_abbr, true as is_home
+    select
+        game_id,
+        game_date,
+        season_year,
+        home_team_tricode as team_abbr,
+        true as is_home
     from {{ ref('stg_nba_raw__schedule') }}
     where is_final
     union all
-    select game_id, game_date, season_year, away_team_tricode as team_abbr, false as is_home
+    select
+        game_id,
+        game_date,
+        season_year,
+        away_team_tricode as team_abbr,
+        false as is_home
     from {{ ref('stg_nba_raw__schedule') }}
     where is_final
 )

@@ -4,6 +4,6 @@
 select *
 from {{ ref('stg_nba_analytics__upcoming_player_game_context') }}
 qualify row_number() over (
-    partition by player_lookup, game_date
-    order by processed_at desc nulls last, game_id asc
-) = 1
+        partition by player_lookup, game_date
+        order by processed_at desc nulls last, game_id asc
+    ) = 1

@@ -42,15 +42,22 @@ player_state as (
         on
             slate.player_lookup = rolling.player_lookup
             and slate.season_year = rolling.season_year
-            and rolling.game_date < slate.game_date
+            and slate.game_date > rolling.game_date
             and (rolling.valid_until is null or slate.game_date <= rolling.valid_until)
     where rolling.games_played_season >= 5
 ),
 
-l5 as ({{ player_games_completeness('player_state', 5) }}),
-l10 as ({{ player_games_completeness('player_state', 10) }}),
-l7d as ({{ player_days_completeness('player_state', 7) }}),
-l14d as ({{ player_days_completeness('player_state', 14) }}),
+l5 as ({{ player_games_completeness('player_state', 5) }}
+),
+
+l10 as ({{ player_games_completeness('player_state', 10) }}
+),
+
+l7d as ({{ player_days_completeness('player_state', 7) }}
+),
+
+l14d as ({{ player_days_completeness('player_state', 14) }}
+),
 
 joined as (
     select
@@ -80,7 +87,7 @@ joined as (
     left join {{ ref('int_team_offense__rolling') }} as team
         on
             player_state.team_abbr = team.team_abbr
-            and team.game_date < player_state.game_date
+            and player_state.game_date > team.game_date
             and (team.valid_until is null or player_state.game_date <= team.valid_until)
     left join {{ ref('player_shot_zone_analysis') }} as shot_zone
         on

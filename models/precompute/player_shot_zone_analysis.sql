@@ -25,7 +25,7 @@ player_state as (
     inner join {{ ref('int_player_shot_zone__rolling') }} as rolling
         on
             run_dates.season_year = rolling.season_year
-            and rolling.game_date < run_dates.game_date
+            and run_dates.game_date > rolling.game_date
             and (rolling.valid_until is null or run_dates.game_date <= rolling.valid_until)
     where rolling.game_number >= 10
 ),
@@ -51,8 +51,10 @@ completeness as (
 zone_metrics as (
     select
         player_state.*,
-        paint_attempts_10 + mid_range_attempts_10 + three_pt_attempts_10 as total_shots_10,
-        paint_attempts_20 + mid_range_attempts_20 + three_pt_attempts_20 as total_shots_20,
+        player_state.paint_attempts_10 + player_state.mid_range_attempts_10 + player_state.three_pt_attempts_10
+            as total_shots_10,
+        player_state.paint_attempts_20 + player_state.mid_range_attempts_20 + player_state.three_pt_attempts_20
+            as total_shots_20,
         completeness.expected_games,
         completeness.actual_games
     from player_state

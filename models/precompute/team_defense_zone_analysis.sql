@@ -20,7 +20,7 @@ with team_state as (
     inner join {{ ref('int_team_defense__rolling') }} as rolling
         on
             run_dates.season_year = rolling.season_year
-            and rolling.game_date < run_dates.game_date
+            and run_dates.game_date > rolling.game_date
             and (rolling.valid_until is null or run_dates.game_date <= rolling.valid_until)
     where rolling.game_number >= 15
 ),
