@@ -1,0 +1,113 @@
+{#-
+  Completeness gates (spec §5 decision 12), attached to int_run_dates so that `dbt build` runs
+  them before every output model and a failure skips all of them. Severity comes from the var
+  completeness_severity: error in daily runs, warn in backfills. Each gate also logs the first
+  missing games by id (macro log_gate_failures), so the failure names them.
+-#}
+
+
+{% test scheduled_games_have_upcoming_context(model, schedule, player_context, team_context) %}
+{#- Every scheduled game on a run date has upcoming player context and team context for both teams. -#}
+{%- set gate_sql %}
+with games as (
+    select schedule.game_id, schedule.game_date, schedule.home_team_tricode, schedule.away_team_tricode
+    from {{ schedule }} as schedule
+    inner join {{ model }} as run_dates on schedule.game_date = run_dates.game_date
+),
+
+sides as (
+    select game_id, game_date, home_team_tricode as team_abbr from games
+    union all
+    select game_id, game_date, away_team_tricode as team_abbr from games
+),
+
+checks as (
+    select
+        sides.game_id,
+        sides.game_date,
+        sides.team_abbr,
+        exists (
+            select 1 from {{ player_context }} as players
+            where players.game_id = sides.game_id and players.team_abbr = sides.team_abbr
+        ) as has_player_context,
+        exists (
+            select 1 from {{ team_context }} as teams
+            where teams.game_id = sides.game_id and teams.team_abbr = sides.team_abbr
+        ) as has_team_context
+    from sides
+)
+
+select
+    game_id,
+    game_date,
+    team_abbr || ': ' || case
+        when not has_player_context and not has_team_context then 'player and team upcoming context'
+        when not has_player_context then 'player upcoming context'
+        else 'team upcoming context'
+    end as missing
+from checks
+where not has_player_context or not has_team_context
+{%- endset %}
+{{ log_gate_failures('completeness gate (upcoming context)', gate_sql) }}
+{{ gate_sql }}
+{% endtest %}
+
+
+{% test final_games_have_box_scores(model, schedule, player_games, team_offense, team_defense) %}
+{#-
+  Every final game inside the models' lookback (from the season start of the earliest run date to
+  the latest run date, exclusive) has player, team offence and team defence rows for both teams.
+-#}
+{%- set gate_sql %}
+with lookback as (
+    select min(seasons.season_start_date) as first_date, max(run_dates.game_date) as last_date
+    from {{ model }} as run_dates
+    inner join {{ ref('int_seasons') }} as seasons on run_dates.season_year = seasons.season_year
+),
+
+sides as (
+    select schedule.game_id, schedule.game_date, schedule.home_team_tricode as team_abbr
+    from {{ schedule }} as schedule
+    cross join lookback
+    where schedule.is_final and schedule.game_date >= lookback.first_date and schedule.game_date < lookback.last_date
+    union all
+    select schedule.game_id, schedule.game_date, schedule.away_team_tricode as team_abbr
+    from {{ schedule }} as schedule
+    cross join lookback
+    where schedule.is_final and schedule.game_date >= lookback.first_date and schedule.game_date < lookback.last_date
+),
+
+checks as (
+    select
+        sides.game_id,
+        sides.game_date,
+        sides.team_abbr,
+        exists (
+            select 1 from {{ player_games }} as players
+            where players.game_id = sides.game_id and players.team_abbr = sides.team_abbr
+        ) as has_players,
+        exists (
+            select 1 from {{ team_offense }} as offense
+            where offense.game_id = sides.game_id and offense.team_abbr = sides.team_abbr
+        ) as has_offense,
+        exists (
+            select 1 from {{ team_defense }} as defense
+            where defense.game_id = sides.game_id and defense.defending_team_abbr = sides.team_abbr
+        ) as has_defense
+    from sides
+)
+
+select
+    game_id,
+    game_date,
+    team_abbr || ': ' || array_to_string({{ string_array([
+        "case when not has_players then 'player box scores' end",
+        "case when not has_offense then 'team offence' end",
+        "case when not has_defense then 'team defence' end",
+    ]) }}, ', ') as missing
+from checks
+where not has_players or not has_offense or not has_defense
+{%- endset %}
+{{ log_gate_failures('completeness gate (box scores)', gate_sql) }}
+{{ gate_sql }}
+{% endtest %}
