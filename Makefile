@@ -55,9 +55,9 @@ dbt-test: setup  ## dbt build (all models, data and unit tests) on a fresh demo 
 	DBT_DUCKDB_PATH=target/ci.duckdb $(DBT) build --full-refresh --vars '{completeness_severity: warn}'
 	DBT_DUCKDB_PATH=target/ci.duckdb $(BIN)/python scripts/check_docs.py
 
-lint:  setup ## sqlfluff over every SQL model, macro and test (jinja templater, both dialects).
-	$(BIN)/sqlfluff lint models tests macros --dialect duckdb
-	$(BIN)/sqlfluff lint models --dialect bigquery
+lint: setup profiles.yml  ## sqlfluff over every SQL model and test (rendered by dbt on an empty DuckDB file).
+	@mkdir -p target
+	DBT_DUCKDB_PATH=target/lint.duckdb $(BIN)/sqlfluff lint models tests --dialect duckdb
 
 docs: setup  ## Generate the dbt docs site offline (target/index.html); `make docs-serve` to browse.
 	$(DBT) docs generate --static
