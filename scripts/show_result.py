@@ -35,12 +35,12 @@ def main() -> int:
     )
     print("\nFeature quality on that date:")
     print(tiers)
-    print("Look at it:")
-    print(f"  {sys.executable} -m duckdb {args.db}   (or: duckdb {args.db})")
-    print(
-        "  select player_lookup, feature_quality_score, quality_tier, features\n"
-        f"  from dev_nba_predictions.ml_feature_store_v2 where game_date = '{args.date}' limit 5;"
+    query = (
+        "select player_lookup, feature_quality_score, quality_tier, features "
+        f"from dev_nba_predictions.ml_feature_store_v2 where game_date = '{args.date}' limit 5"
     )
+    print("Look at it (any DuckDB client works on the file; with the project's venv):")
+    print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{args.db}', read_only=True).sql(\\\"{query}\\\"))\"")
     print("Docs of every table and column: make docs, then open target/static_index.html")
     return 0
 
