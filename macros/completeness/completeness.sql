@@ -40,19 +40,18 @@
 
 
 {% macro player_days_completeness(pairs, window_days) -%}
-  {#- Same, for the team's final games in [D - window_days, D) of D's season. -#}
+  {#- Same, for the team's final games in [D - window_days, D) of D's season (window_days <= 14). -#}
   select
       pairs.player_lookup,
       pairs.game_date,
       cast(count(team_games.game_id) as {{ dbt.type_bigint() }}) as expected_games,
       cast(count(player_games.game_id) as {{ dbt.type_bigint() }}) as actual_games
   from {{ pairs }} as pairs
-  left join {{ ref('int_team_games') }} as team_games
+  left join {{ ref('int_team_recent_games_by_date') }} as team_games
       on
           pairs.team_abbr = team_games.team_abbr
-          and pairs.season_year = team_games.season_year
-          and team_games.game_date < pairs.game_date
-          and team_games.game_date >= {{ date_add_days('pairs.game_date', -window_days) }}
+          and pairs.game_date = team_games.game_date
+          and team_games.days_before <= {{ window_days }}
   left join {{ ref('int_player_games') }} as player_games
       on
           pairs.player_lookup = player_games.player_lookup

@@ -18,6 +18,15 @@ own_completeness as (
     {{ player_games_completeness('slate', 10) }}
 ),
 
+team_context as (
+    -- One upcoming team-context row per team and date (latest processed_at, then smallest game_id).
+    select *
+    from {{ ref('stg_nba_analytics__upcoming_team_game_context') }}
+    qualify row_number() over (
+        partition by team_abbr, game_date order by processed_at desc nulls last, game_id asc
+    ) = 1
+),
+
 joined as (
     select
         slate.player_lookup,
@@ -87,9 +96,8 @@ joined as (
         on slate.player_lookup = shot_zone.player_lookup and slate.game_date = shot_zone.analysis_date
     left join {{ ref('team_defense_zone_analysis') }} as defense
         on slate.opponent_team_abbr = defense.team_abbr and slate.game_date = defense.analysis_date
-    left join {{ ref('stg_nba_analytics__upcoming_team_game_context') }} as opponent_context
+    left join team_context as opponent_context
         on slate.opponent_team_abbr = opponent_context.team_abbr and slate.game_date = opponent_context.game_date
-    qualify row_number() over (partition by slate.player_lookup, slate.game_date order by opponent_context.processed_at desc) = 1
 )
 
 select

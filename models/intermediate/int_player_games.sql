@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- Every box-score row with the schedule's season (spec §5 decision 2) and the two "game counts"
 -- filters the legacy processors used. Box scores of games missing from the schedule are dropped
 -- (a data test on the staging model reports them).

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- One row per season: its start (first final regular-season game; before opening night, the first
 -- scheduled one) and its last scheduled date. Spec §5 decision 2, §8 clarification 1.
 select

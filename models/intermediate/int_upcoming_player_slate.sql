@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- One row per player per game date from the upcoming context: the driver of the daily cache, the
 -- composite factors and the feature store. Two rows for one player on one date (two game ids):
 -- the latest processed_at wins, then the smallest game_id (spec §8 clarification 5).
