@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', post_hook="{{ log_run_dates() }}") }}
 -- The dates this run processes: every scheduled game date inside the run window (spec §4), with
 -- its season and the early-season flags shared by the five output tables. Without date vars the
 -- window ends at the latest date the upcoming context holds (the next slate).

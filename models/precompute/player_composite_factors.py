@@ -36,7 +36,7 @@ the helpers of docs/python_model_contract.md.
 
 import hashlib
 import json
-import math
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -122,54 +122,117 @@ HASH_COLUMNS = {
 # --------------------------------------------------------------------------------------------
 
 NULL_TOKEN = "<null>"
+HASH_KINDS = ("string", "int", "bool", "float", "date", "timestamp", "float_array", "string_array")
+HASH_CHUNK_ROWS = 50_000  # rows rendered at a time: bounds the memory of the per-column texts
+_BOOL_TEXTS = np.array(["false", "true"], dtype=object)
 
 
-def _is_missing(value):
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, np.ndarray)) else False
-    except (TypeError, ValueError):
-        return False
+def _round_half_away(values):
+    """float64 values rounded half away from zero to whole numbers, as int64. Exact: the fraction
+    is compared with 0.5 (x + 0.5 is never formed). Beyond BIGINT, like the SQL cast: OverflowError."""
+    values = np.asarray(values, dtype="float64")
+    magnitude = np.abs(values)
+    whole = np.floor(magnitude)
+    whole += (magnitude - whole) >= 0.5
+    if not (whole < 2.0 ** 63).all():
+        raise OverflowError("row hash: a value is NaN, infinite or beyond the BIGINT range")
+    whole = whole.astype("int64")
+    return np.where(values >= 0, whole, -whole)
 
 
-def _round_half_away(value):
-    magnitude = abs(value)
-    whole = math.floor(magnitude)
-    if magnitude - whole >= 0.5:
-        whole += 1
-    return int(whole) if value >= 0 else -int(whole)
+def _texts_by_value(values, render):
+    """render(distinct values) -> their texts; the text of every value (object array), each
+    distinct value rendered once."""
+    codes, uniques = pd.factorize(values)
+    return np.asarray(render(np.asarray(uniques)), dtype=object)[codes]
+
+
+def _as_objects(texts):
+    result = np.empty(len(texts), dtype=object)
+    result[:] = texts
+    return result
+
+
+def _hash_values(present, kind):
+    """Texts of NULL-free values (a Series) of one kind, as an object array (see the table above)."""
+    if kind == "string":
+        return _as_objects(list(map(str, present.to_numpy(dtype=object))))
+    if kind == "bool":
+        return _BOOL_TEXTS[present.to_numpy(dtype=bool).astype(np.intp)]
+    if kind == "int":
+        if present.dtype.kind in "iub":
+            ints = present.to_numpy(dtype="int64")
+        elif present.dtype.kind == "f":
+            floats = present.to_numpy(dtype="float64")
+            if not (np.abs(floats) < 2.0 ** 63).all():
+                raise OverflowError("row hash: a value is infinite or beyond the BIGINT range")
+            ints = floats.astype("int64")  # truncates toward zero, as int()
+        else:
+            ints = present.to_numpy(dtype=object).astype("int64")
+        return _texts_by_value(ints, lambda unique: unique.astype(str))
+    if kind == "float":
+        floats = present.to_numpy(dtype="float64")
+        return _texts_by_value(floats, lambda unique: _round_half_away(unique * 1e6).astype(str))
+    if kind == "date":
+        stamps = pd.to_datetime(present)
+        if getattr(stamps.dt, "tz", None) is not None:
+            stamps = stamps.dt.tz_localize(None)  # the local calendar date, as Timestamp.strftime
+        days = stamps.to_numpy().astype("datetime64[D]")
+        return _texts_by_value(days.view("int64"), lambda unique: unique.view("datetime64[D]").astype(str))
+    if kind == "timestamp":
+        stamps = pd.to_datetime(present, utc=True).dt.tz_localize(None).to_numpy()
+        unit = np.datetime_data(stamps.dtype)[0]
+        ticks = stamps.view("int64")
+        micros = ticks // 1000 if unit == "ns" else ticks * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]
+        return _texts_by_value(micros, lambda unique: unique.astype(str))
+    # float_array / string_array: rows grouped by length, element j of every row rendered as a column
+    element_kind = "float" if kind == "float_array" else "string"
+    arrays = present.to_numpy(dtype=object)
+    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+    texts = np.empty(len(arrays), dtype=object)
+    for length in np.unique(lengths):
+        rows = np.flatnonzero(lengths == length)
+        if length == 0:
+            texts[rows] = "[]"
+            continue
+        try:
+            matrix = np.array(list(arrays[rows]), dtype="float64" if element_kind == "float" else object)
+        except (TypeError, ValueError):
+            matrix = np.array(list(arrays[rows]), dtype=object)
+        matrix = matrix.reshape(len(rows), int(length))
+        columns = [_hash_texts(pd.Series(matrix[:, j]), element_kind) for j in range(int(length))]
+        texts[rows] = _as_objects(list(map("[{}]".format, map(",".join, zip(*columns)))))
+    return texts
+
+
+def _hash_texts(values, kind):
+    """Text of each value of one column (a Series) for the row hash, as an object array; NULL
+    (None, NaN, NaT, pd.NA) is NULL_TOKEN."""
+    if kind not in HASH_KINDS:
+        raise ValueError(f"unknown hash kind {kind!r}")
+    missing = values.isna().to_numpy(dtype=bool)
+    if not missing.any():
+        return _hash_values(values, kind)
+    texts = np.full(len(values), NULL_TOKEN, dtype=object)
+    if not missing.all():
+        texts[~missing] = _hash_values(values[~missing], kind)
+    return texts
 
 
 def hash_text(value, kind):
-    """Text form of one value for the row hash (see the table above)."""
-    if _is_missing(value):
-        return NULL_TOKEN
-    if kind == "string":
-        return str(value)
-    if kind == "int":
-        return str(int(value))
-    if kind == "bool":
-        return "true" if bool(value) else "false"
-    if kind == "float":
-        return str(_round_half_away(float(value) * 1e6))
-    if kind == "date":
-        return pd.Timestamp(value).strftime("%Y-%m-%d")
-    if kind == "timestamp":
-        ts = pd.Timestamp(value)
-        ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
-        return str(int((ts - pd.Timestamp("1970-01-01")) // pd.Timedelta(microseconds=1)))
-    if kind in ("float_array", "string_array"):
-        element_kind = "float" if kind == "float_array" else "string"
-        return "[" + ",".join(hash_text(v, element_kind) for v in value) + "]"
-    raise ValueError(f"unknown hash kind {kind!r}")
+    """Text of one value for the row hash (the column rendering applied to a one-value column)."""
+    return _hash_texts(pd.Series([value], dtype=object), kind)[0]
 
 
 def row_hash(frame, columns):
-    """md5 hex of each row's values; `columns` maps column name -> kind, in hashing order."""
-    parts = [frame[name].map(lambda v, k=kind: hash_text(v, k)) for name, kind in columns.items()]
-    joined = parts[0].str.cat(parts[1:], sep="|") if len(parts) > 1 else parts[0]
-    return joined.map(lambda text: hashlib.md5(text.encode("utf-8")).hexdigest())
+    """md5 hex of each row's values; `columns` maps column name -> kind, in hashing order. Columns
+    are rendered vectorised; each row's texts are joined with '|' (str.join) and hashed."""
+    hashes = []
+    for start in range(0, len(frame), HASH_CHUNK_ROWS):
+        chunk = frame.iloc[start:start + HASH_CHUNK_ROWS]
+        parts = [_hash_texts(chunk[name], kind) for name, kind in columns.items()]
+        hashes += [hashlib.md5(text.encode("utf-8")).hexdigest() for text in map("|".join, zip(*parts))]
+    return pd.Series(hashes, index=frame.index, dtype=object)
 
 
 def round_half_away(values, scale):
@@ -228,17 +291,25 @@ def safe_bool(values, default):
     return values.astype("boolean").fillna(default).astype(bool)
 
 
+def _by_flag_code(flags, render):
+    """render(labels whose flag is TRUE, in the mapping's order) for each row: the 2**len(flags)
+    combinations are rendered once and looked up by each row's bit code (object array)."""
+    masks = [np.asarray(mask, dtype=bool) for mask in flags.values()]
+    codes = sum(mask.astype(np.intp) << bit for bit, mask in enumerate(masks))
+    table = np.empty(1 << len(masks), dtype=object)
+    for code in range(len(table)):
+        table[code] = render([label for bit, label in enumerate(flags) if code >> bit & 1])
+    return table[codes]
+
+
 def _join_labels(flags, sep):
     """Labels whose flag is TRUE, in the mapping's order, joined with `sep` ('' when none)."""
-    pieces = [pd.Series(np.where(mask, label + sep, ""), index=mask.index, dtype=object)
-              for label, mask in flags.items()]
-    joined = pieces[0].str.cat(pieces[1:]) if len(pieces) > 1 else pieces[0]
-    return joined.str[: -len(sep)]
+    return pd.Series(_by_flag_code(flags, sep.join), index=next(iter(flags.values())).index, dtype=object)
 
 
 def _label_lists(flags):
     """Lists of the labels whose flag is TRUE, in the mapping's order ([] when none)."""
-    return _join_labels(flags, "\x1f").str.findall("[^\x1f]+")
+    return pd.Series(_by_flag_code(flags, list), index=next(iter(flags.values())).index, dtype=object)
 
 
 def _text_or_null(text):
@@ -370,10 +441,47 @@ def warning_fields(fatigue, shot_zone, total):
 # --------------------------------------------------------------------------------------------
 
 
-def dumps_records(frame):
-    """json.dumps of each row as a dict, keys in column order (default separators)."""
-    return pd.Series([json.dumps(record) for record in frame.to_dict("records")], index=frame.index,
-                     dtype=object)
+def json_texts(values):
+    """json.dumps text of each value of a NULL-free bool, int, float or str column (object array).
+    Each distinct value is rendered once (floats keyed by their bits, so -0.0 stays '-0.0')."""
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
+    kind = values.dtype.kind
+    if kind == "b":
+        return _BOOL_TEXTS[values.to_numpy(dtype=bool).astype(np.intp)]
+    if kind in "iu":
+        return _texts_by_value(values.to_numpy(dtype="int64" if kind == "i" else "uint64"),
+                               lambda unique: unique.astype(str))
+    if kind == "f":
+        bits = values.to_numpy(dtype="float64").view("int64")
+        return _texts_by_value(bits, lambda unique: _json_floats(unique.view("float64")))
+    objects = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(objects, skipna=False) == "string":
+        return _texts_by_value(objects, lambda unique: list(map(json.dumps, unique)))
+    return _as_objects(list(map(json.dumps, objects)))
+
+
+def _json_floats(values):
+    """Python float repr, as json.dumps writes floats (NaN, Infinity and -Infinity when not finite)."""
+    texts = _as_objects(list(map(float.__repr__, values.tolist())))
+    texts[np.isnan(values)] = "NaN"
+    texts[values == np.inf] = "Infinity"
+    texts[values == -np.inf] = "-Infinity"
+    return texts
+
+
+def json_label_lists(flags):
+    """json.dumps of the list of the labels whose flag is TRUE, in the mapping's order."""
+    return _by_flag_code(flags, json.dumps)
+
+
+def json_records(fields):
+    """json.dumps({key: value, ...}) of each row (default separators, keys in the given order),
+    from each field's value texts (json_texts / json_label_lists); a Series on the first field's index."""
+    pieces = []
+    for position, (key, texts) in enumerate(fields.items()):
+        pieces += [repeat(("{" if position == 0 else ", ") + json.dumps(key) + ": "), texts]
+    rows = _as_objects(list(map("".join, zip(*pieces, repeat("}")))))
+    return rows
 
 
 def fatigue_context_json(frame, score):
@@ -382,21 +490,25 @@ def fatigue_context_json(frame, score):
     games = safe_int(frame["games_in_last_7_days"], 0)
     minutes = safe_float(frame["minutes_in_last_7_days"], 0.0)
     age = safe_int(frame["player_age"], 25)
-    return dumps_records(pd.DataFrame({
-        "days_rest": days_rest,
-        "back_to_back": b2b,
-        "games_last_7": games,
-        "minutes_last_7": minutes,
-        "avg_minutes_pg_last_7": safe_float(frame["avg_minutes_per_game_last_7"], 0.0),
-        "back_to_backs_last_14": safe_int(frame["back_to_backs_last_14_days"], 0),
-        "player_age": age,
-        "penalties_applied": _label_lists({
+    return _context(frame, {
+        "days_rest": json_texts(days_rest),
+        "back_to_back": json_texts(b2b),
+        "games_last_7": json_texts(games),
+        "minutes_last_7": json_texts(minutes),
+        "avg_minutes_pg_last_7": json_texts(safe_float(frame["avg_minutes_per_game_last_7"], 0.0)),
+        "back_to_backs_last_14": json_texts(safe_int(frame["back_to_backs_last_14_days"], 0)),
+        "player_age": json_texts(age),
+        "penalties_applied": json_label_lists({
             "back_to_back: -15": b2b, "frequent_games: -10": games >= 4,
             "heavy_minutes: -10": minutes > 240, "veteran_age: -10": age >= 35,
         }),
-        "bonuses_applied": _label_lists({"extra_rest: +5": days_rest >= 3}),
-        "final_score": score.astype("int64"),
-    }, index=frame.index))
+        "bonuses_applied": json_label_lists({"extra_rest: +5": days_rest >= 3}),
+        "final_score": json_texts(score.astype("int64")),
+    })
+
+
+def _context(frame, fields):
+    return pd.Series(json_records(fields), index=frame.index, dtype=object)
 
 
 def _three_way(values, above, below, labels):
@@ -405,40 +517,41 @@ def _three_way(values, above, below, labels):
 
 
 def shot_zone_context_json(frame, score):
-    context = dumps_records(pd.DataFrame({
-        "player_primary_zone": frame["primary_scoring_zone"].astype(object).where(
-            frame["primary_scoring_zone"].notna(), "unknown"),
-        "primary_zone_frequency": safe_float(_zone_pick(frame, ZONE_RATE_COLUMNS), 0.0),
-        "opponent_weak_zone": frame["weakest_zone"].astype(object).where(frame["weakest_zone"].notna(), "unknown"),
-        "opponent_defense_vs_league": safe_float(_zone_pick(frame, ZONE_DEFENSE_COLUMNS), 0.0),
-        "mismatch_type": _three_way(score, 2.0, -2.0, ["favorable", "unfavorable", "neutral"]),
-        "final_score": score.astype("float64"),
-    }, index=frame.index))
+    context = _context(frame, {
+        "player_primary_zone": json_texts(frame["primary_scoring_zone"].astype(object).where(
+            frame["primary_scoring_zone"].notna(), "unknown")),
+        "primary_zone_frequency": json_texts(safe_float(_zone_pick(frame, ZONE_RATE_COLUMNS), 0.0)),
+        "opponent_weak_zone": json_texts(
+            frame["weakest_zone"].astype(object).where(frame["weakest_zone"].notna(), "unknown")),
+        "opponent_defense_vs_league": json_texts(safe_float(_zone_pick(frame, ZONE_DEFENSE_COLUMNS), 0.0)),
+        "mismatch_type": json_texts(_three_way(score, 2.0, -2.0, ["favorable", "unfavorable", "neutral"])),
+        "final_score": json_texts(score.astype("float64")),
+    })
     return context.where(has_zone_rows(frame), json.dumps({"missing_data": True}))
 
 
 def pace_context_json(frame, score):
     diff = safe_float(frame["pace_differential"], 0.0)
-    return dumps_records(pd.DataFrame({
-        "pace_differential": diff,
-        "opponent_pace_last_10": safe_float(frame["opponent_pace_last_10"], 100.0),
-        "league_avg_pace": LEAGUE_AVG_PACE,
-        "pace_environment": _three_way(diff, 2.0, -2.0, ["fast", "slow", "normal"]),
-        "final_score": score.astype("float64"),
-    }, index=frame.index))
+    return _context(frame, {
+        "pace_differential": json_texts(diff),
+        "opponent_pace_last_10": json_texts(safe_float(frame["opponent_pace_last_10"], 100.0)),
+        "league_avg_pace": json_texts(pd.Series(LEAGUE_AVG_PACE, index=frame.index)),
+        "pace_environment": json_texts(_three_way(diff, 2.0, -2.0, ["fast", "slow", "normal"])),
+        "final_score": json_texts(score.astype("float64")),
+    })
 
 
 def usage_context_json(frame, score):
     projected = safe_float(frame["projected_usage_rate"], 0.0)
     baseline = safe_float(frame["avg_usage_rate_last_7_games"], 0.0)
-    return dumps_records(pd.DataFrame({
-        "projected_usage_rate": projected,
-        "avg_usage_last_7": baseline,
-        "usage_differential": projected - baseline,
-        "star_teammates_out": safe_int(frame["star_teammates_out"], 0),
-        "usage_trend": _three_way(projected - baseline, 2.0, -2.0, ["spike", "drop", "stable"]),
-        "final_score": score.astype("float64"),
-    }, index=frame.index))
+    return _context(frame, {
+        "projected_usage_rate": json_texts(projected),
+        "avg_usage_last_7": json_texts(baseline),
+        "usage_differential": json_texts(projected - baseline),
+        "star_teammates_out": json_texts(safe_int(frame["star_teammates_out"], 0)),
+        "usage_trend": json_texts(_three_way(projected - baseline, 2.0, -2.0, ["spike", "drop", "stable"])),
+        "final_score": json_texts(score.astype("float64")),
+    })
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ The story of the table, top-down:
 """
 
 import hashlib
-import math
 import time
 
 import numpy as np
@@ -226,54 +225,117 @@ HASH_COLUMNS = {
 # ---------------------------------------------------------------------------------------------------
 
 NULL_TOKEN = "<null>"
+HASH_KINDS = ("string", "int", "bool", "float", "date", "timestamp", "float_array", "string_array")
+HASH_CHUNK_ROWS = 50_000  # rows rendered at a time: bounds the memory of the per-column texts
+_BOOL_TEXTS = np.array(["false", "true"], dtype=object)
 
 
-def _is_missing(value):
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, np.ndarray)) else False
-    except (TypeError, ValueError):
-        return False
+def _round_half_away(values):
+    """float64 values rounded half away from zero to whole numbers, as int64. Exact: the fraction
+    is compared with 0.5 (x + 0.5 is never formed). Beyond BIGINT, like the SQL cast: OverflowError."""
+    values = np.asarray(values, dtype="float64")
+    magnitude = np.abs(values)
+    whole = np.floor(magnitude)
+    whole += (magnitude - whole) >= 0.5
+    if not (whole < 2.0 ** 63).all():
+        raise OverflowError("row hash: a value is NaN, infinite or beyond the BIGINT range")
+    whole = whole.astype("int64")
+    return np.where(values >= 0, whole, -whole)
 
 
-def _round_half_away(value):
-    magnitude = abs(value)
-    whole = math.floor(magnitude)
-    if magnitude - whole >= 0.5:
-        whole += 1
-    return int(whole) if value >= 0 else -int(whole)
+def _texts_by_value(values, render):
+    """render(distinct values) -> their texts; the text of every value (object array), each
+    distinct value rendered once."""
+    codes, uniques = pd.factorize(values)
+    return np.asarray(render(np.asarray(uniques)), dtype=object)[codes]
+
+
+def _as_objects(texts):
+    result = np.empty(len(texts), dtype=object)
+    result[:] = texts
+    return result
+
+
+def _hash_values(present, kind):
+    """Texts of NULL-free values (a Series) of one kind, as an object array (see the table above)."""
+    if kind == "string":
+        return _as_objects(list(map(str, present.to_numpy(dtype=object))))
+    if kind == "bool":
+        return _BOOL_TEXTS[present.to_numpy(dtype=bool).astype(np.intp)]
+    if kind == "int":
+        if present.dtype.kind in "iub":
+            ints = present.to_numpy(dtype="int64")
+        elif present.dtype.kind == "f":
+            floats = present.to_numpy(dtype="float64")
+            if not (np.abs(floats) < 2.0 ** 63).all():
+                raise OverflowError("row hash: a value is infinite or beyond the BIGINT range")
+            ints = floats.astype("int64")  # truncates toward zero, as int()
+        else:
+            ints = present.to_numpy(dtype=object).astype("int64")
+        return _texts_by_value(ints, lambda unique: unique.astype(str))
+    if kind == "float":
+        floats = present.to_numpy(dtype="float64")
+        return _texts_by_value(floats, lambda unique: _round_half_away(unique * 1e6).astype(str))
+    if kind == "date":
+        stamps = pd.to_datetime(present)
+        if getattr(stamps.dt, "tz", None) is not None:
+            stamps = stamps.dt.tz_localize(None)  # the local calendar date, as Timestamp.strftime
+        days = stamps.to_numpy().astype("datetime64[D]")
+        return _texts_by_value(days.view("int64"), lambda unique: unique.view("datetime64[D]").astype(str))
+    if kind == "timestamp":
+        stamps = pd.to_datetime(present, utc=True).dt.tz_localize(None).to_numpy()
+        unit = np.datetime_data(stamps.dtype)[0]
+        ticks = stamps.view("int64")
+        micros = ticks // 1000 if unit == "ns" else ticks * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]
+        return _texts_by_value(micros, lambda unique: unique.astype(str))
+    # float_array / string_array: rows grouped by length, element j of every row rendered as a column
+    element_kind = "float" if kind == "float_array" else "string"
+    arrays = present.to_numpy(dtype=object)
+    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+    texts = np.empty(len(arrays), dtype=object)
+    for length in np.unique(lengths):
+        rows = np.flatnonzero(lengths == length)
+        if length == 0:
+            texts[rows] = "[]"
+            continue
+        try:
+            matrix = np.array(list(arrays[rows]), dtype="float64" if element_kind == "float" else object)
+        except (TypeError, ValueError):
+            matrix = np.array(list(arrays[rows]), dtype=object)
+        matrix = matrix.reshape(len(rows), int(length))
+        columns = [_hash_texts(pd.Series(matrix[:, j]), element_kind) for j in range(int(length))]
+        texts[rows] = _as_objects(list(map("[{}]".format, map(",".join, zip(*columns)))))
+    return texts
+
+
+def _hash_texts(values, kind):
+    """Text of each value of one column (a Series) for the row hash, as an object array; NULL
+    (None, NaN, NaT, pd.NA) is NULL_TOKEN."""
+    if kind not in HASH_KINDS:
+        raise ValueError(f"unknown hash kind {kind!r}")
+    missing = values.isna().to_numpy(dtype=bool)
+    if not missing.any():
+        return _hash_values(values, kind)
+    texts = np.full(len(values), NULL_TOKEN, dtype=object)
+    if not missing.all():
+        texts[~missing] = _hash_values(values[~missing], kind)
+    return texts
 
 
 def hash_text(value, kind):
-    """Text form of one value for the row hash (see the table above)."""
-    if _is_missing(value):
-        return NULL_TOKEN
-    if kind == "string":
-        return str(value)
-    if kind == "int":
-        return str(int(value))
-    if kind == "bool":
-        return "true" if bool(value) else "false"
-    if kind == "float":
-        return str(_round_half_away(float(value) * 1e6))
-    if kind == "date":
-        return pd.Timestamp(value).strftime("%Y-%m-%d")
-    if kind == "timestamp":
-        ts = pd.Timestamp(value)
-        ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
-        return str(int((ts - pd.Timestamp("1970-01-01")) // pd.Timedelta(microseconds=1)))
-    if kind in ("float_array", "string_array"):
-        element_kind = "float" if kind == "float_array" else "string"
-        return "[" + ",".join(hash_text(v, element_kind) for v in value) + "]"
-    raise ValueError(f"unknown hash kind {kind!r}")
+    """Text of one value for the row hash (the column rendering applied to a one-value column)."""
+    return _hash_texts(pd.Series([value], dtype=object), kind)[0]
 
 
 def row_hash(frame, columns):
-    """md5 hex of each row's values; `columns` maps column name -> kind, in hashing order."""
-    parts = [frame[name].map(lambda v, k=kind: hash_text(v, k)) for name, kind in columns.items()]
-    joined = parts[0].str.cat(parts[1:], sep="|") if len(parts) > 1 else parts[0]
-    return joined.map(lambda text: hashlib.md5(text.encode("utf-8")).hexdigest())
+    """md5 hex of each row's values; `columns` maps column name -> kind, in hashing order. Columns
+    are rendered vectorised; each row's texts are joined with '|' (str.join) and hashed."""
+    hashes = []
+    for start in range(0, len(frame), HASH_CHUNK_ROWS):
+        chunk = frame.iloc[start:start + HASH_CHUNK_ROWS]
+        parts = [_hash_texts(chunk[name], kind) for name, kind in columns.items()]
+        hashes += [hashlib.md5(text.encode("utf-8")).hexdigest() for text in map("|".join, zip(*parts))]
+    return pd.Series(hashes, index=frame.index, dtype=object)
 
 
 def round_half_away(values, scale):
@@ -680,6 +742,15 @@ def read_stored_rows(session, this, inputs):
         f" and cast('{max(dates).isoformat()}' as date)"
     )
     return to_pandas(session.sql(query))
+
+
+def _is_missing(value):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, np.ndarray)) else False
+    except (TypeError, ValueError):
+        return False
 
 
 def _float_list(value):

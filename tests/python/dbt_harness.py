@@ -86,3 +86,47 @@ class DbtProject:
         schema, _, key, written_at = OUTPUT_TABLES[name]
         rows = self.query(f"select {', '.join(key)}, data_hash, {written_at} from {schema}.{name} where {where}")
         return {tuple(row[: len(key)]): (row[len(key)], row[len(key) + 1]) for row in rows}
+
+
+# --- Helpers of the incremental-reprocessing and point-in-time integration tests ---------------
+
+import re as _re
+
+_ROWS_WRITTEN = _re.compile(r"rows written: (\w+) = (\d+)")
+_RUN_WINDOW = _re.compile(r"Run window: (date|range|all|catch_up)\b(?: (\S+) to (\S+))?")
+
+
+def rows_written(result: subprocess.CompletedProcess) -> dict:
+    """{table: n} from the post-hook lines `rows written: <table> = <n>` of one dbt invocation."""
+    return {name: int(n) for name, n in _ROWS_WRITTEN.findall(result.stdout)}
+
+
+def run_window_logged(result: subprocess.CompletedProcess):
+    """(mode, start, end) of the `Run window: ...` line of one dbt invocation (start/end None when absent)."""
+    match = _RUN_WINDOW.search(result.stdout)
+    return (match.group(1), match.group(2), match.group(3)) if match else None
+
+
+def table_state(project: DbtProject, name: str, where: str = "true") -> dict:
+    """{key: (data_hash, written_at, created_at)} of an output table (optionally filtered)."""
+    schema, _, key, written_at = OUTPUT_TABLES[name]
+    rows = project.query(
+        f"select {', '.join(key)}, data_hash, {written_at}, created_at from {schema}.{name} where {where}")
+    return {tuple(row[: len(key)]): tuple(row[len(key):]) for row in rows}
+
+
+def all_states(project: DbtProject, where_by_table=None) -> dict:
+    """{table: table_state(...)} of the five output tables; where_by_table maps a table to a filter."""
+    where_by_table = where_by_table or {}
+    return {name: table_state(project, name, where_by_table.get(name, "true")) for name in OUTPUT_TABLES}
+
+
+def changed_keys(before: dict, after: dict) -> set:
+    """Keys added, removed, or whose stored state differs between two table_state/snapshot results."""
+    return {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+
+
+def key_counts(project: DbtProject, name: str) -> tuple:
+    """(rows, distinct keys) of an output table."""
+    schema, _, key, _ = OUTPUT_TABLES[name]
+    return project.query(f"select count(*), count(distinct ({', '.join(key)})) from {schema}.{name}")[0]

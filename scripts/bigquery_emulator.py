@@ -1,0 +1,505 @@
+"""Build the project on a local BigQuery emulator (crucible-emulator), offline but for PyPI.
+
+    .venv/bin/python scripts/bigquery_emulator.py [--work-dir /tmp/bq/emulator] [--no-parity]
+
+Steps (any failure makes the exit status non-zero; the server is always stopped):
+ 1. Create `.venv-bq-emulator/` (its own virtualenv: crucible pins duckdb 1.5) with
+    crucible-emulator[server], unless it already has the pinned version.
+ 2. Start `crucible serve --dialect bigquery` on a free 127.0.0.1 port, wait until it answers.
+ 3. Generate the demo Phase 3 data (`python -m nba_phase3_gen --seasons 1 --until 2021-12-01`) and
+    load the six tables into datasets nba_analytics / nba_raw through google-cloud-bigquery (CSV
+    load jobs, column types from the source definitions: NUMERIC, INT64, TIMESTAMP, ...).
+ 4. dbt on the emulator (profile nba_precompute_emulator of tests/bigquery/profiles.yml, target
+    `prod`, so outputs land in nba_precompute as in production), selector `bigquery_sql` (every SQL
+    model with its data and unit tests; Python models and their descendants left out):
+      a. dbt seed
+      b. dbt build --full-refresh                 (CREATE TABLE with partitions and clusters)
+      c. dbt build --vars '{date: 2021-11-20}'    (the hash-skipping MERGE; unchanged inputs
+                                                   must write 0 rows)
+      d. dbt build                                 (catch-up mode: reads the output tables)
+ 5. Engine parity (skip with --no-parity): the same data and selection built on DuckDB; every
+    output row must exist on both engines with the same data_hash (the hash covers every business
+    column, so equal hashes mean equal values).
+ 6. Regression tests (pytest tests/bigquery): a plain MERGE with duplicate source keys fails on the
+    emulator with "UPDATE/MERGE must match at most one source row", and the project's models fed
+    a duplicate player_game_summary row still build with unique keys.
+
+dbt runs with DBT_PROFILES_DIR=tests/bigquery and private DBT_TARGET_PATH / DBT_LOG_PATH under
+--work-dir. The last line reads `bigquery_emulator: N passed, M failed`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROFILES_DIR = PROJECT_DIR / "tests" / "bigquery"
+EMULATOR_VENV = PROJECT_DIR / ".venv-bq-emulator"
+CRUCIBLE_VERSION = os.environ.get("CRUCIBLE_VERSION", "0.1.0a2")
+BQ_PROJECT = "nba-props-platform"
+DEMO_ARGS = ["--seasons", "1", "--until", "2021-12-01"]
+INCREMENTAL_DATE = "2021-11-20"
+SELECTOR = "bigquery_sql"
+OUTPUT_KEYS = {
+    "player_shot_zone_analysis": ["player_lookup", "analysis_date"],
+    "team_defense_zone_analysis": ["team_abbr", "analysis_date"],
+    "player_daily_cache": ["player_lookup", "cache_date"],
+}
+# BigQuery load types for the source definitions' data_type values.
+LOAD_TYPES = {"string": "STRING", "date": "DATE", "int64": "INT64", "boolean": "BOOL", "numeric": "NUMERIC",
+              "timestamp": "TIMESTAMP", "float64": "FLOAT64"}
+DUCKDB_LOAD_TYPES = {"VARCHAR": "STRING", "DATE": "DATE", "BIGINT": "INT64", "INTEGER": "INT64", "BOOLEAN": "BOOL",
+                     "DOUBLE": "FLOAT64", "TIMESTAMP": "TIMESTAMP", "TIMESTAMP WITH TIME ZONE": "TIMESTAMP"}
+
+
+class Failure(Exception):
+    pass
+
+
+class Report:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.started = time.time()
+
+    def step(self, title: str) -> None:
+        print(f"\n== {title}  [{time.time() - self.started:.0f} s]", flush=True)
+
+    def verdict(self, ok: bool, label: str, details=()) -> bool:
+        self.passed += ok
+        self.failed += not ok
+        print(f"  {'ok  ' if ok else 'FAIL'} {label}", flush=True)
+        details = list(details)
+        for line in details[:15]:
+            print(f"         {line}")
+        if len(details) > 15:
+            print(f"         ... and {len(details) - 15} more")
+        return ok
+
+
+# --------------------------------------------------------------------------------------------
+# Emulator
+# --------------------------------------------------------------------------------------------
+
+
+def ensure_emulator_venv() -> Path:
+    crucible = EMULATOR_VENV / "bin" / "crucible"
+    python = EMULATOR_VENV / "bin" / "python"
+    if crucible.exists():
+        probe = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('crucible-emulator'))"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() == CRUCIBLE_VERSION:
+            return crucible
+    print(f"  creating {EMULATOR_VENV.name}/ with crucible-emulator[server]=={CRUCIBLE_VERSION}", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(EMULATOR_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"crucible-emulator[server]=={CRUCIBLE_VERSION}"],
+                   check=True)
+    return crucible
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Emulator:
+    def __init__(self, crucible: Path, work_dir: Path):
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log_path = work_dir / "crucible.log"
+        self.log = open(self.log_path, "w")
+        # A session of its own: stop() ends the server and only what it started.
+        self.process = subprocess.Popen(
+            [str(crucible), "serve", "--dialect", "bigquery", "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 90.0) -> dict:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise Failure(f"crucible exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/_crucible/health", timeout=2) as response:
+                    return json.loads(response.read())
+            except OSError:
+                time.sleep(0.3)
+        raise Failure(f"crucible did not answer on {self.endpoint} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.process.wait(timeout=5)
+        self.log.close()
+        print(f"  emulator on port {self.port} stopped (exit {self.process.returncode}); log: {self.log_path}")
+
+
+def bigquery_client(endpoint: str):
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    return bigquery.Client(project=BQ_PROJECT, credentials=AnonymousCredentials(),
+                           client_options={"api_endpoint": endpoint})
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+def source_types() -> dict[tuple[str, str], dict[str, str]]:
+    """{(dataset, table): {column: BigQuery type}} from the project's source definitions."""
+    import yaml
+
+    types = {}
+    for path in (PROJECT_DIR / "models").rglob("*.yml"):
+        document = yaml.safe_load(path.read_text()) or {}
+        for source in document.get("sources") or []:
+            for table in source.get("tables") or []:
+                columns = {c["name"]: LOAD_TYPES.get(str(c.get("data_type", "")).lower())
+                           for c in table.get("columns") or []}
+                types[(source["name"], table["name"])] = {k: v for k, v in columns.items() if v}
+    return types
+
+
+def csv_value(value, bq_type: str) -> str:
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if bq_type == "NUMERIC":
+        text = f"{float(value):.9f}".rstrip("0").rstrip(".")
+        return text or "0"
+    if bq_type == "FLOAT64":
+        import numpy as np
+
+        return np.format_float_positional(float(value), unique=True, trim="-")
+    if bq_type == "BOOL":
+        return "true" if value else "false"
+    if bq_type == "TIMESTAMP" and isinstance(value, dt.datetime):
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    text = str(value)
+    if bq_type == "STRING":
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def load_demo_data(client, duckdb_path: Path, report: Report) -> dict[str, int]:
+    import duckdb
+    from google.cloud import bigquery
+
+    declared = source_types()
+    connection = duckdb.connect(str(duckdb_path), read_only=True)
+    tables = connection.execute(
+        "select table_schema, table_name from information_schema.tables"
+        " where table_schema in ('nba_analytics', 'nba_raw') order by 1, 2").fetchall()
+    counts, problems = {}, []
+    for dataset in sorted({schema for schema, _ in tables}):
+        client.create_dataset(bigquery.Dataset(f"{BQ_PROJECT}.{dataset}"), exists_ok=True)
+    for dataset, table in tables:
+        columns = connection.execute(
+            "select column_name, data_type from information_schema.columns"
+            " where table_schema = ? and table_name = ? order by ordinal_position", [dataset, table]).fetchall()
+        documented = declared.get((dataset, table), {})
+        undocumented = [name for name, _ in columns if name not in documented]
+        if undocumented:
+            problems.append(f"{dataset}.{table}: columns without a source data_type: {', '.join(undocumented)}")
+        schema = [bigquery.SchemaField(name, documented.get(name) or DUCKDB_LOAD_TYPES.get(kind, "STRING"))
+                  for name, kind in columns]
+        rows = connection.execute(f'select * from "{dataset}"."{table}"').fetchall()
+        buffer = io.StringIO()
+        buffer.write(",".join(name for name, _ in columns) + "\n")
+        for row in rows:
+            buffer.write(",".join(csv_value(v, f.field_type) for v, f in zip(row, schema)) + "\n")
+        job = client.load_table_from_file(
+            io.BytesIO(buffer.getvalue().encode()), f"{BQ_PROJECT}.{dataset}.{table}",
+            job_config=bigquery.LoadJobConfig(source_format="CSV", skip_leading_rows=1, schema=schema,
+                                              write_disposition="WRITE_TRUNCATE"))
+        job.result()
+        loaded = list(client.query(f"select count(*) as n from `{BQ_PROJECT}`.`{dataset}`.`{table}`").result())[0].n
+        counts[f"{dataset}.{table}"] = loaded
+        if loaded != len(rows):
+            problems.append(f"{dataset}.{table}: loaded {loaded} rows of {len(rows)}")
+    connection.close()
+    report.verdict(not problems and len(tables) == 6,
+                   f"loaded {len(tables)} tables: " + ", ".join(f"{k} {v}" for k, v in counts.items()), problems)
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# dbt
+# --------------------------------------------------------------------------------------------
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_env(work_dir: Path, endpoint: str, name: str) -> dict:
+    env = dict(os.environ)
+    for key in ("DBT_TARGET", "DBT_PROFILE"):
+        env.pop(key, None)
+    env.update(
+        DBT_PROFILES_DIR=str(PROFILES_DIR),
+        DBT_TARGET_PATH=str(work_dir / f"target-{name}"),
+        DBT_LOG_PATH=str(work_dir / "logs"),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DO_NOT_TRACK="1",
+        BQ_PROJECT=BQ_PROJECT,
+        BQ_EMULATOR_ENDPOINT=endpoint,
+        BQ_PARITY_DUCKDB_PATH=str(work_dir / "parity.duckdb"),
+    )
+    return env
+
+
+def run_dbt(args: list[str], env: dict, label: str, log_name: str, work_dir: Path) -> tuple[int, str]:
+    started = time.time()
+    result = subprocess.run([dbt_executable(), *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    (work_dir / f"{log_name}.out").write_text(output)
+    print(f"  dbt {' '.join(args)}  ->  exit {result.returncode} in {time.time() - started:.0f} s"
+          f" (output: {work_dir / (log_name + '.out')})", flush=True)
+    return result.returncode, output
+
+
+def summarize_run(target_dir: Path) -> tuple[dict, list[str], list[str]]:
+    """(counts by kind and status, models that ran, non-passing nodes) from run_results.json."""
+    results = json.loads((target_dir / "run_results.json").read_text())["results"]
+    counts: dict[str, dict[str, int]] = {}
+    models, bad = [], []
+    for result in results:
+        uid, status = result["unique_id"], result["status"]
+        kind = uid.split(".")[0]
+        counts.setdefault(kind, {}).setdefault(status, 0)
+        counts[kind][status] += 1
+        if kind == "model":
+            models.append(f"{uid.split('.')[-1]} ({status}, {result['execution_time']:.1f} s)")
+        if status not in ("success", "pass"):
+            message = (result.get("message") or "").replace("\n", " ")[:240]
+            bad.append(f"{uid}: {status} {message}")
+    return counts, models, bad
+
+
+def rows_written(output: str) -> dict[str, int]:
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"rows written: (\w+) = (\d+)", output)}
+
+
+def dbt_step(report: Report, work_dir: Path, env_for, name: str, args: list[str], expect_models: bool = True):
+    env = env_for(name)
+    code, output = run_dbt(args, env, name, name, work_dir)
+    target_dir = Path(env["DBT_TARGET_PATH"])
+    if not (target_dir / "run_results.json").exists():
+        tail = output.strip().splitlines()[-20:]
+        report.verdict(False, f"dbt {args[0]} ({name})", tail)
+        return None, output
+    counts, models, bad = summarize_run(target_dir)
+    summary = "; ".join(f"{kind}: " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for kind, c in sorted(counts.items()))
+    ok = code == 0 and not bad and (not expect_models or counts.get("model"))
+    report.verdict(ok, f"dbt {args[0]} ({name}): {summary}", bad or ([] if code == 0 else output.strip().splitlines()[-15:]))
+    if models:
+        print(f"         models that ran ({len(models)}): " + ", ".join(models))
+    return counts, output
+
+
+# --------------------------------------------------------------------------------------------
+# Parity
+# --------------------------------------------------------------------------------------------
+
+
+def parity(report: Report, client, work_dir: Path, demo_db: Path, env_for) -> None:
+    import duckdb
+
+    parity_db = work_dir / "parity.duckdb"
+    shutil.copy(demo_db, parity_db)
+    env = env_for("parity")
+    profile = ["--profile", "nba_precompute_duckdb", "--target", "dev"]
+    for args in (["seed", *profile], ["build", *profile, "--selector", SELECTOR, "--full-refresh",
+                                      "--vars", "{completeness_severity: warn}"]):
+        code, output = run_dbt(args, env, "parity", f"parity-{args[0]}", work_dir)
+        if code != 0:
+            report.verdict(False, f"DuckDB twin: dbt {args[0]}", output.strip().splitlines()[-15:])
+            return
+    connection = duckdb.connect(str(parity_db), read_only=True)
+    for table, keys in OUTPUT_KEYS.items():
+        key_sql = ", ".join(keys)
+        duck = {tuple(str(v) for v in row[:-1]): row[-1] for row in connection.execute(
+            f"select {key_sql}, data_hash from dev_nba_precompute.{table}").fetchall()}
+        bq = {tuple(str(v) for v in row.values()[:-1]): row.values()[-1] for row in client.query(
+            f"select {key_sql}, data_hash from `{BQ_PROJECT}`.`nba_precompute`.`{table}`").result()}
+        only_duck = sorted(set(duck) - set(bq))
+        only_bq = sorted(set(bq) - set(duck))
+        differ = sorted(k for k in set(duck) & set(bq) if duck[k] != bq[k])
+        details = [f"only on DuckDB: {k}" for k in only_duck[:3]] + [f"only on BigQuery: {k}" for k in only_bq[:3]]
+        if differ:
+            details += column_differences(connection, client, table, keys, differ[:3])
+        report.verdict(not (only_duck or only_bq or differ),
+                       f"parity {table}: {len(duck)} DuckDB rows, {len(bq)} emulator rows, "
+                       f"{len(only_duck)} only-DuckDB, {len(only_bq)} only-emulator, {len(differ)} data_hash differences",
+                       details)
+    connection.close()
+
+
+def column_differences(connection, client, table: str, keys: list[str], sample: list[tuple]) -> list[str]:
+    """Which columns differ for a few keys whose data_hash differs between the engines."""
+    lines = []
+    for key in sample:
+        where = " and ".join(f"cast({k} as {'varchar'}) = '{v}'" for k, v in zip(keys, key))
+        duck_row = connection.execute(f"select * from dev_nba_precompute.{table} where {where}").fetchdf().iloc[0].to_dict()
+        where_bq = " and ".join(f"cast({k} as string) = '{v}'" for k, v in zip(keys, key))
+        bq_row = dict(list(client.query(f"select * from `{BQ_PROJECT}`.`nba_precompute`.`{table}` where {where_bq}").result())[0])
+        diffs = []
+        for column, value in duck_row.items():
+            if column in ("created_at", "processed_at", "updated_at", "data_hash"):
+                continue
+            other = bq_row.get(column)
+            if _normal(value) != _normal(other):
+                diffs.append(f"{column}: duckdb={_normal(value)!r} emulator={_normal(other)!r}")
+        lines.append(f"{key}: " + ("; ".join(diffs) if diffs else "no column differs (hash rendering differs)"))
+    return lines
+
+
+def _normal(value):
+    import math
+
+    try:
+        import numpy as np
+
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+    except ImportError:
+        pass
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_normal(v) for v in value]
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) or type(value).__name__ == "Decimal":
+        return round(float(value), 6)
+    return str(value)[:10] if type(value).__name__ in ("date", "Timestamp", "datetime") else value
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("BQ_EMULATOR_DIR", "/tmp/bq/emulator")))
+    parser.add_argument("--no-parity", action="store_true", help="skip the DuckDB parity build")
+    args = parser.parse_args()
+    work_dir = args.work_dir.resolve()
+    if work_dir == PROJECT_DIR or (PROJECT_DIR in work_dir.parents and work_dir.relative_to(PROJECT_DIR).parts[0] in ("target", "logs")):
+        parser.error("--work-dir must not be the project's target/ or logs/")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+    report = Report()
+    emulator = None
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        report.step("Emulator")
+        crucible = ensure_emulator_venv()
+        emulator = Emulator(crucible, work_dir)
+        health = emulator.wait_ready()
+        report.verdict(health.get("status") == "ok",
+                       f"crucible {CRUCIBLE_VERSION} serving BigQuery on {emulator.endpoint} (duckdb {health.get('duckdb')}, sqlglot {health.get('sqlglot')})")
+        client = bigquery_client(emulator.endpoint)
+
+        def env_for(name: str) -> dict:
+            return dbt_env(work_dir, emulator.endpoint, name)
+
+        report.step("Demo Phase 3 data")
+        demo_db = work_dir / "demo.duckdb"
+        subprocess.run([sys.executable, "-m", "nba_phase3_gen", "--db", str(demo_db), *DEMO_ARGS],
+                       cwd=PROJECT_DIR, check=True, capture_output=True, text=True)
+        load_demo_data(client, demo_db, report)
+
+        emulator_profile = ["--profile", "nba_precompute_emulator", "--target", "prod"]
+        report.step("dbt seed on the emulator")
+        dbt_step(report, work_dir, env_for, "seed", ["seed", *emulator_profile, "--selector", SELECTOR], expect_models=False)
+
+        report.step("dbt build --full-refresh on the emulator (every SQL model, data and unit tests)")
+        dbt_step(report, work_dir, env_for, "build-full-refresh",
+                 ["build", *emulator_profile, "--selector", SELECTOR, "--full-refresh",
+                  "--vars", "{completeness_severity: warn}"])
+
+        report.step(f"dbt build --vars '{{date: {INCREMENTAL_DATE}}}' on the emulator (incremental MERGE)")
+        _, output = dbt_step(report, work_dir, env_for, "build-date",
+                             ["build", *emulator_profile, "--selector", SELECTOR, "--vars", f"{{date: {INCREMENTAL_DATE}}}"])
+        written = rows_written(output or "")
+        report.verdict(set(written) == set(OUTPUT_KEYS) and not any(written.values()),
+                       f"re-running a built date with unchanged inputs writes 0 rows: {written}")
+
+        report.step("dbt build (catch-up mode, no vars) on the emulator")
+        dbt_step(report, work_dir, env_for, "build-catch-up", ["build", *emulator_profile, "--selector", SELECTOR],
+                 expect_models=True)
+
+        duplicates = []
+        for table, keys in OUTPUT_KEYS.items():
+            key_sql = ", ".join(keys)
+            rows = list(client.query(f"select {key_sql}, count(*) as n from `{BQ_PROJECT}`.`nba_precompute`.`{table}`"
+                                     f" group by {key_sql} having count(*) > 1").result())
+            count = list(client.query(f"select count(*) as n from `{BQ_PROJECT}`.`nba_precompute`.`{table}`").result())[0].n
+            duplicates += [f"{table}: {dict(r)}" for r in rows[:3]]
+            print(f"         {table}: {count} rows")
+        report.verdict(not duplicates, "output tables hold one row per unique key", duplicates)
+
+        if not args.no_parity:
+            report.step("Engine parity: the same build on DuckDB, row by row data_hash")
+            parity(report, client, work_dir, demo_db, env_for)
+
+        report.step("Regression tests on the emulator (pytest tests/bigquery)")
+        env = env_for("regression")
+        env.update(BQ_REGRESSION_DATE=INCREMENTAL_DATE, BQ_REGRESSION_WORK_DIR=str(work_dir), DBT_EXECUTABLE=dbt_executable())
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "tests/bigquery", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra"],
+            cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+        (work_dir / "pytest.out").write_text(result.stdout + result.stderr)
+        lines = (result.stdout + result.stderr).strip().splitlines()
+        report.verdict(result.returncode == 0, f"pytest tests/bigquery: {lines[-1] if lines else 'no output'}",
+                       [] if result.returncode == 0 else lines[-25:])
+    except (Failure, subprocess.CalledProcessError, KeyboardInterrupt) as error:
+        detail = getattr(error, "stderr", None) or ""
+        report.verdict(False, f"aborted: {error}", str(detail).strip().splitlines()[-15:])
+    except Exception as error:  # noqa: BLE001 - report any crash as a failure, then stop the server
+        report.verdict(False, f"aborted: {type(error).__name__}: {error}")
+    finally:
+        if emulator is not None:
+            emulator.stop()
+    print(f"\nWork files: {work_dir} ({time.time() - report.started:.0f} s)")
+    print(f"bigquery_emulator: {report.passed} passed, {report.failed} failed")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,419 @@
+"""Integration tests of incremental reprocessing (spec §4 run window, §5 decisions 5, 6, 7 and 9).
+
+Each test drives real `dbt build` runs on a private copy of the demo slice (first six weeks of
+2021-22) and compares the stored output tables before and after a change of the sources:
+what is rewritten (written_at advances, data_hash changes), what is kept byte for byte, what is
+deleted. One dbt invocation costs several seconds, so read-only checks share one built project.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from dbt_harness import (
+    OUTPUT_TABLES,
+    DbtProject,
+    all_states,
+    changed_keys,
+    key_counts,
+    rows_written,
+    run_window_logged,
+    table_state,
+)
+
+D = "2021-11-30"  # the last date with box scores in the demo slice; 2021-12-01 is the next slate
+D_DATE = dt.date(2021, 11, 30)
+RANGE_VARS = "{start_date: 2021-11-28, end_date: 2021-11-30}"
+RANGE_DATES = [dt.date(2021, 11, 28), dt.date(2021, 11, 29), dt.date(2021, 11, 30)]
+PLAYER_TABLES = ["player_shot_zone_analysis", "player_daily_cache", "player_composite_factors", "ml_feature_store_v2"]
+SLATE_TABLES = ["player_daily_cache", "player_composite_factors", "ml_feature_store_v2"]
+PGS = "nba_analytics.player_game_summary"
+UPCOMING = "nba_analytics.upcoming_player_game_context"
+
+
+def date_vars(date: str) -> str:
+    return "{date: " + date + "}"
+
+
+def assert_no_rows_written(result, label: str) -> None:
+    written = rows_written(result)
+    assert set(written) == set(OUTPUT_TABLES), f"{label}: post-hook log lines missing: {written}"
+    assert written == {name: 0 for name in OUTPUT_TABLES}, f"{label}: rows written {written}"
+
+
+def latest_played_game(project: DbtProject, where: str = "true") -> tuple:
+    """(player_lookup, game_id, points) of the latest game before D of the first player (by name)
+    who is in D's slate, has a daily-cache and a shot-zone row for D, at least 10 played games,
+    and whose latest played game has a missed paint shot (so one more paint make stays valid)."""
+    rows = project.query(f"""
+        with played as (
+            select
+                pgs.*,
+                row_number() over (partition by player_lookup order by game_date desc) as recency
+            from {PGS} as pgs
+            where game_date < date '{D}' and is_active and (minutes_played > 0 or points > 0)
+        )
+        select played.player_lookup, played.game_id, played.points
+        from played
+        inner join dev_nba_precompute.player_daily_cache as pdc
+            on pdc.player_lookup = played.player_lookup and pdc.cache_date = date '{D}'
+        inner join dev_nba_precompute.player_shot_zone_analysis as psza
+            on psza.player_lookup = played.player_lookup and psza.analysis_date = date '{D}'
+        where
+            played.recency = 1
+            and played.minutes_played > 0
+            and played.paint_makes < played.paint_attempts
+            and (select count(*) from played as p2 where p2.player_lookup = played.player_lookup) >= 10
+            and {where}
+        order by played.player_lookup
+        limit 1
+    """)
+    assert rows, "no suitable player in the demo slice"
+    return rows[0]
+
+
+def last_10_played_points(project: DbtProject, player: str) -> list[int]:
+    """Points of the player's last 10 played games before D, newest first (source has one row per game)."""
+    rows = project.query(f"""
+        select points from {PGS}
+        where player_lookup = ? and game_date < date '{D}' and is_active and (minutes_played > 0 or points > 0)
+        order by game_date desc limit 10
+    """, [player])
+    return [row[0] for row in rows]
+
+
+# --------------------------------------------------------------------------------------------------
+# A range built once for the read-only checks (1 and 5)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def range_project(tmp_path_factory, demo_source_db):
+    """Range 2021-11-28..2021-11-30 built once: (project, first result, state right after the build)."""
+    project = DbtProject(tmp_path_factory.mktemp("range_project"), demo_source_db)
+    result = project.build("--vars", RANGE_VARS)
+    return project, result, all_states(project)
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. No-op re-run
+# --------------------------------------------------------------------------------------------------
+
+
+def test_rerun_of_same_window_writes_nothing(range_project):
+    project, first, before = range_project
+    assert run_window_logged(first) == ("range", "2021-11-28", "2021-11-30")
+    # The first build wrote every row it holds (nothing existed before).
+    assert rows_written(first) == {name: len(before[name]) for name in OUTPUT_TABLES}
+    for name in OUTPUT_TABLES:
+        assert len(before[name]) > 0, f"{name}: the window built no rows"
+        dates = {key[-1] for key in before[name]}
+        assert dates == set(RANGE_DATES), f"{name}: dates {sorted(dates)}"
+
+    second = project.build("--vars", RANGE_VARS)
+
+    assert run_window_logged(second) == ("range", "2021-11-28", "2021-11-30")
+    assert_no_rows_written(second, "re-run of the same window")
+    after = all_states(project)
+    for name in OUTPUT_TABLES:
+        # Same keys, same data_hash, same processed_at / updated_at, same created_at.
+        assert after[name] == before[name], f"{name}: {len(changed_keys(before[name], after[name]))} rows differ"
+
+
+# --------------------------------------------------------------------------------------------------
+# 2. One upstream row changes
+# --------------------------------------------------------------------------------------------------
+
+
+def test_one_changed_box_score_rewrites_only_that_players_rows(project):
+    project.build("--vars", date_vars(D))
+    player, game_id, points = latest_played_game(project)
+    last_10 = last_10_played_points(project, player)
+    assert len(last_10) == 10
+    psza_sums = project.query(
+        f"select paint_pct_last_10, games_in_sample_10 from dev_nba_precompute.player_shot_zone_analysis "
+        f"where player_lookup = ? and analysis_date = date '{D}'", [player])[0]
+    paint_10 = project.query(f"""
+        select sum(paint_makes), sum(paint_attempts) from (
+            select paint_makes, paint_attempts from {PGS}
+            where player_lookup = ? and game_date < date '{D}' and is_active
+              and (minutes_played > 0 or fg_attempts > 0)
+            order by game_date desc limit 10)
+    """, [player])[0]
+    before = all_states(project)
+    pdc_before = project.query(
+        f"select points_avg_last_5, points_avg_last_10 from dev_nba_precompute.player_daily_cache "
+        f"where player_lookup = ? and cache_date = date '{D}'", [player])[0]
+
+    # One more made two in the paint, assisted: every dependent box-score column moves with it.
+    project.execute(f"""
+        update {PGS} set
+            points = points + 2, fg_makes = fg_makes + 1, paint_makes = paint_makes + 1,
+            assisted_fg_makes = assisted_fg_makes + 1,
+            ts_pct = round(ts_pct * (points + 2) / points, 3),
+            data_hash = substr(md5(data_hash || '|edited'), 1, 16),
+            processed_at = processed_at + interval 1 hour
+        where player_lookup = ? and game_id = ?
+    """, [player, game_id])
+
+    result = project.build("--vars", date_vars(D))
+    after = all_states(project)
+
+    changed = {name: changed_keys(before[name], after[name]) for name in OUTPUT_TABLES}
+    written = rows_written(result)
+    print(f"\nchanged {player} {game_id}: rewritten rows per table {({n: len(k) for n, k in changed.items()})}, "
+          f"post-hook log {written}")
+
+    his_row = {(player, D_DATE)}
+    assert changed == {
+        "player_shot_zone_analysis": his_row,  # the game is his newest qualifying one: in his last 10 / 20
+        "team_defense_zone_analysis": set(),
+        "player_daily_cache": his_row,
+        "player_composite_factors": his_row,  # its source_player_shot_hash tracks his shot-zone row
+        "ml_feature_store_v2": his_row,
+    }
+    assert written == {name: len(keys) for name, keys in changed.items()}
+    for name, keys in changed.items():
+        for key in keys:
+            old_hash, old_written, old_created = before[name][key]
+            new_hash, new_written, new_created = after[name][key]
+            assert new_hash != old_hash, f"{name}: rewritten with the same data_hash"
+            assert new_written is not None and (old_written is None or new_written > old_written), name
+            assert new_created == old_created, f"{name}: created_at of an updated row must stay"
+
+    # The new values are the ones the changed game implies (points in his last 5 and last 10).
+    pdc_after = project.query(
+        f"select points_avg_last_5, points_avg_last_10 from dev_nba_precompute.player_daily_cache "
+        f"where player_lookup = ? and cache_date = date '{D}'", [player])[0]
+    assert pdc_after[0] == pdc_before[0] + Decimal("0.4")
+    assert pdc_after[1] == pdc_before[1] + Decimal("0.2") == Decimal(sum(last_10) + 2) / 10
+    makes, attempts = paint_10
+    expected_pct = (Decimal(makes + 1) / Decimal(attempts)).quantize(Decimal("0.001"), rounding="ROUND_HALF_UP")
+    new_pct = project.query(
+        f"select paint_pct_last_10 from dev_nba_precompute.player_shot_zone_analysis "
+        f"where player_lookup = ? and analysis_date = date '{D}'", [player])[0][0]
+    assert psza_sums[1] == 10 and new_pct == expected_pct != psza_sums[0]
+    features = project.query(
+        f"select features[1], features[2] from dev_nba_predictions.ml_feature_store_v2 "
+        f"where player_lookup = ? and game_date = date '{D}'", [player])[0]
+    assert features == pytest.approx((float(pdc_after[0]), float(pdc_after[1])))
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. Duplicate source rows
+# --------------------------------------------------------------------------------------------------
+
+
+def insert_copy(project, table: str, where: str, params: list, set_sql: str) -> None:
+    """Insert a copy of the rows of `table` matching `where`, with the columns of set_sql replaced."""
+    project.execute(f"""
+        insert into {table} by name
+        select * replace ({set_sql}) from {table} where {where}
+    """, params)
+
+
+def test_duplicate_source_rows_keep_keys_unique_and_latest_row_wins(project):
+    # A player of D's slate with 10 played games; his newest game and his slate row get duplicates.
+    candidates = project.query(f"""
+        with played as (
+            select player_lookup, game_id, game_date, points, processed_at,
+                   row_number() over (partition by player_lookup order by game_date desc) as recency,
+                   count(*) over (partition by player_lookup) as games
+            from {PGS}
+            where game_date < date '{D}' and is_active and minutes_played > 0
+        )
+        select played.player_lookup, played.game_id, played.points
+        from played
+        inner join {UPCOMING} as upcoming
+            on upcoming.player_lookup = played.player_lookup and upcoming.game_date = date '{D}'
+        where played.recency = 1 and played.games >= 12 and lower(upcoming.player_status) = 'available'
+        order by played.player_lookup
+        limit 1
+    """)
+    assert candidates, "no suitable player"
+    player, game_id, points = candidates[0]
+    last_10 = last_10_played_points(project, player)
+    assert len(last_10) == 10
+
+    game = "player_lookup = ? and game_id = ?"
+    slate = "player_lookup = ? and game_date = date '" + D + "'"
+    # A later correction (+30 points) and an older stale copy (+100 points) of his newest game,
+    # and a later upcoming-context row marking him questionable.
+    insert_copy(project, PGS, game, [player, game_id],
+                "points + 30 as points, substr(md5('dup_later_1'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
+    insert_copy(project, PGS, game + " and data_hash <> substr(md5('dup_later_1'), 1, 16)", [player, game_id],
+                "points + 100 as points, substr(md5('dup_older'), 1, 16) as data_hash, processed_at - interval 1 day as processed_at")
+    insert_copy(project, UPCOMING, slate, [player],
+                "'questionable' as player_status, substr(md5('dup_ctx_1'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
+    assert project.query(f"select count(*) from {PGS} where {game}", [player, game_id]) == [(3,)]
+
+    project.build("--vars", date_vars(D))
+
+    def check(label: str, extra_points: int, injury_risk: float):
+        for name in OUTPUT_TABLES:
+            rows, keys = key_counts(project, name)
+            assert rows == keys, f"{label}: {name} holds {rows - keys} duplicate keys"
+        pdc = project.query(
+            f"select points_avg_last_5, points_avg_last_10 from dev_nba_precompute.player_daily_cache "
+            f"where player_lookup = ? and cache_date = date '{D}'", [player])
+        assert pdc == [(Decimal(sum(last_10[:5]) + extra_points) / 5, Decimal(sum(last_10) + extra_points) / 10)], label
+        features = project.query(
+            f"select features[2], features[11] from dev_nba_predictions.ml_feature_store_v2 "
+            f"where player_lookup = ? and game_date = date '{D}'", [player])
+        assert features == [(pytest.approx(float(sum(last_10) + extra_points) / 10), injury_risk)], label
+
+    check("first build", 30, 2.0)  # questionable -> injury_risk 2
+
+    # Incremental run: an even later correction (+50) and an even later context row (probable).
+    insert_copy(project, PGS, game + " and data_hash = substr(md5('dup_later_1'), 1, 16)", [player, game_id],
+                "points - 30 + 50 as points, substr(md5('dup_later_2'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
+    insert_copy(project, UPCOMING, slate + " and data_hash = substr(md5('dup_ctx_1'), 1, 16)", [player],
+                "'probable' as player_status, substr(md5('dup_ctx_2'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
+    before = all_states(project)
+    result = project.build("--vars", date_vars(D))
+    after = all_states(project)
+
+    check("incremental run", 50, 1.0)  # probable -> injury_risk 1
+    for name in OUTPUT_TABLES:
+        assert len(after[name]) == len(before[name]), name
+    # Only his rows were rewritten (the changed game is his newest, so also his shot-zone row).
+    changed = {name: changed_keys(before[name], after[name]) for name in OUTPUT_TABLES}
+    assert changed["team_defense_zone_analysis"] == set()
+    for name in PLAYER_TABLES:
+        assert changed[name] == {(player, D_DATE)}, name
+    assert rows_written(result) == {name: len(keys) for name, keys in changed.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# 4. Stale rows are removed
+# --------------------------------------------------------------------------------------------------
+
+
+def test_player_leaving_the_slate_loses_his_rows_for_that_date_only(project):
+    project.build("--vars", date_vars(D))
+    # A slate player with rows in all three slate tables, whose upcoming team is the team of his
+    # latest game (so his shot-zone row, which does not need the slate, stays the same).
+    player = project.query(f"""
+        select upcoming.player_lookup
+        from {UPCOMING} as upcoming
+        inner join dev_nba_precompute.player_daily_cache as pdc
+            on pdc.player_lookup = upcoming.player_lookup and pdc.cache_date = upcoming.game_date
+        inner join dev_nba_precompute.player_shot_zone_analysis as psza
+            on psza.player_lookup = upcoming.player_lookup and psza.analysis_date = upcoming.game_date
+        where upcoming.game_date = date '{D}'
+          and upcoming.team_abbr = (select team_abbr from {PGS} as pgs where pgs.player_lookup = upcoming.player_lookup
+                                    and pgs.game_date < date '{D}' order by game_date desc limit 1)
+        order by upcoming.player_lookup
+        limit 1
+    """)[0][0]
+    before = all_states(project)
+    for name in SLATE_TABLES + ["player_shot_zone_analysis"]:
+        assert (player, D_DATE) in before[name], name
+
+    project.execute(f"delete from {UPCOMING} where player_lookup = ? and game_date = date '{D}'", [player])
+    result = project.build("--vars", date_vars(D))
+    after = all_states(project)
+
+    assert_no_rows_written(result, "after deleting one slate row")
+    for name in OUTPUT_TABLES:
+        expected = {key: state for key, state in before[name].items()
+                    if not (name in SLATE_TABLES and key == (player, D_DATE))}
+        assert after[name] == expected, (
+            f"{name}: changed {sorted(changed_keys(expected, after[name]))[:5]}")
+    for name in SLATE_TABLES:
+        assert len(after[name]) == len(before[name]) - 1, name
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. A range equals its single dates
+# --------------------------------------------------------------------------------------------------
+
+
+def test_range_build_equals_single_date_builds(range_project, tmp_path, demo_source_db):
+    _, _, ranged = range_project
+    singles = DbtProject(tmp_path, demo_source_db)
+    for date in RANGE_DATES:
+        singles.build("--vars", date_vars(date.isoformat()))
+    single = all_states(singles)
+    for name in OUTPUT_TABLES:
+        range_hashes = {key: state[0] for key, state in ranged[name].items()}
+        single_hashes = {key: state[0] for key, state in single[name].items()}
+        assert len(range_hashes) > 0, name
+        differing = changed_keys(range_hashes, single_hashes)
+        assert not differing, f"{name}: {len(differing)} keys differ, e.g. {sorted(differing)[:3]}"
+
+
+# --------------------------------------------------------------------------------------------------
+# 6. Catch-up and full refresh without vars
+# --------------------------------------------------------------------------------------------------
+
+
+def first_qualifying_dates(project: DbtProject) -> dict:
+    """The first run date of each table computed from the sources (spec §8 clarification 4):
+    shot zones need 10 qualifying games in the season before D, team defence 15 games, the daily
+    cache a slate player with 5 played games; composite factors and the feature store any slate row."""
+    run_dates = f"""(select distinct game_date from nba_raw.nbac_schedule
+                     where game_date <= (select max(game_date) from {UPCOMING}))"""
+    psza = project.query(f"""
+        select min(d.game_date) from {run_dates} as d
+        where exists (select 1 from {PGS} as g where g.game_date < d.game_date and g.is_active
+                      and (g.minutes_played > 0 or g.fg_attempts > 0)
+                      group by g.player_lookup having count(*) >= 10)""")[0][0]
+    tdza = project.query(f"""
+        select min(d.game_date) from {run_dates} as d
+        where exists (select 1 from nba_analytics.team_defense_game_summary as t where t.game_date < d.game_date
+                      group by t.defending_team_abbr having count(*) >= 15)""")[0][0]
+    pdc = project.query(f"""
+        select min(d.game_date) from {run_dates} as d
+        where exists (select 1 from {UPCOMING} as u
+                      inner join {PGS} as g on g.player_lookup = u.player_lookup and g.game_date < u.game_date
+                      where u.game_date = d.game_date and g.is_active and (g.minutes_played > 0 or g.points > 0)
+                      group by u.player_lookup having count(*) >= 5)""")[0][0]
+    slate = project.query(f"select min(game_date) from {UPCOMING}")[0][0]
+    return {
+        "player_shot_zone_analysis": psza,
+        "team_defense_zone_analysis": tdza,
+        "player_daily_cache": pdc,
+        "player_composite_factors": slate,
+        "ml_feature_store_v2": slate,
+    }
+
+
+def game_dates_until(game_dates: list, last: str) -> list:
+    return [d for d in game_dates if d <= dt.date.fromisoformat(last)]
+
+
+def test_catch_up_without_new_data_writes_nothing_and_full_refresh_covers_every_date(project):
+    first = project.build()
+    assert run_window_logged(first)[0] == "all"
+    full = all_states(project)
+    game_dates = [row[0] for row in project.query(
+        "select distinct game_date from nba_raw.nbac_schedule order by 1")]
+    first_dates = first_qualifying_dates(project)
+    for name in OUTPUT_TABLES:
+        built = sorted({key[-1] for key in full[name]})
+        expected = [d for d in game_dates_until(game_dates, "2021-12-01") if first_dates[name] <= d]
+        assert built == expected, f"{name}: built {built[0]}..{built[-1]} ({len(built)} dates), expected " \
+                                  f"{expected[0]}..{expected[-1]} ({len(expected)} dates)"
+
+    run_dates = "select count(*), min(game_date), max(game_date) from dev_nba_staging.int_run_dates"
+    assert project.query(run_dates) == [(len(game_dates_until(game_dates, "2021-12-01")), dt.date(2021, 10, 19),
+                                         dt.date(2021, 12, 1))]
+
+    again = project.build()
+    # Every table holds 2021-12-01, the latest slate: the catch-up window starts the day after, and
+    # the sources hold no later slate, so it covers no date at all (a full window would cover 44).
+    assert project.query(run_dates) == [(0, None, None)]
+    assert_no_rows_written(again, "catch-up with nothing new")
+    assert all_states(project) == full
+
+    refreshed = project.build("--full-refresh")
+    assert run_window_logged(refreshed)[0] == "all"
+    after = all_states(project)
+    for name in OUTPUT_TABLES:
+        assert {k: s[0] for k, s in after[name].items()} == {k: s[0] for k, s in full[name].items()}, name
+
+    # Last (it only concerns the log): the on-run-start line must report the catch-up window too.
+    assert run_window_logged(again)[:2] == ("catch_up", "2021-12-02"), run_window_logged(again)
