@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,7 +33,8 @@ def main() -> int:
     extra = f", {args.extra_vars}" if args.extra_vars else ""
     freshness = subprocess.run([DBT, "source", "freshness", "--vars", f"{{{extra.lstrip(', ')}}}"])
     if freshness.returncode != 0:
-        stale = stale_sources(Path("target/sources.json")) if Path("target/sources.json").exists() else []
+        sources_json = Path(os.environ.get("DBT_TARGET_PATH", "target")) / "sources.json"
+        stale = stale_sources(sources_json) if sources_json.exists() else []
         print("Daily run stopped: stale or unreadable sources, nothing was built.", file=sys.stderr)
         for line in stale:
             print(f"  stale: {line}", file=sys.stderr)
