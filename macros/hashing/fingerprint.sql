@@ -1,13 +1,14 @@
 {#-
   Order-independent fingerprint of a set of upstream rows (spec §5 decision 5): the md5 of the row
-  count and the sum of the first 48 bits of each row's hash. Works as an aggregate or, with `over`,
-  as a window function, identically on DuckDB and BigQuery. NULL when the set is empty.
+  count and the sum of the first 48 bits of the md5 of each row's hash (so any text works as an
+  upstream data_hash). Works as an aggregate or, with `over`, as a window function, identically on
+  DuckDB and BigQuery. NULL when the set is empty.
 -#}
 {% macro fingerprint_agg(hash_expression, over=none) -%}
   {%- set window = (' over (' ~ over ~ ')') if over else '' -%}
   case when count({{ hash_expression }}){{ window }} > 0 then {{ dbt.hash(
       "cast(count(" ~ hash_expression ~ ")" ~ window ~ " as " ~ dbt.type_string() ~ ") || ':' || cast(sum("
-      ~ hex48_to_int(hash_expression) ~ ")" ~ window ~ " as " ~ dbt.type_string() ~ ")") }} end
+      ~ hex48_to_int(dbt.hash(hash_expression)) ~ ")" ~ window ~ " as " ~ dbt.type_string() ~ ")") }} end
 {%- endmacro %}
 
 
@@ -34,5 +35,5 @@
 
 {% macro fingerprint_one(hash_expression) -%}
   {#- fingerprint_agg of a set holding exactly one row (NULL when the row is absent). -#}
-  case when {{ hash_expression }} is not null then {{ dbt.hash("'1:' || cast(" ~ hex48_to_int(hash_expression) ~ " as " ~ dbt.type_string() ~ ")") }} end
+  case when {{ hash_expression }} is not null then {{ dbt.hash("'1:' || cast(" ~ hex48_to_int(dbt.hash(hash_expression)) ~ " as " ~ dbt.type_string() ~ ")") }} end
 {%- endmacro %}

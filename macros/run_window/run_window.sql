@@ -129,5 +129,8 @@
       {%- endif -%}
     {%- endif -%}
   {%- endif -%}
-  {%- do log("Run window: " ~ window.mode ~ (" " ~ window.start ~ " to " ~ window.end if window.start else ""), info=true) if execute -%}
+  {%- if execute -%}
+    {%- set effective = run_window() -%}
+    {%- do log("Run window: " ~ effective.mode ~ (" from " ~ effective.start if effective.start else "") ~ (" to " ~ effective.end if effective.end else ""), info=true) -%}
+  {%- endif -%}
 {% endmacro %}

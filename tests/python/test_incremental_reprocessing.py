@@ -16,11 +16,11 @@ from dbt_harness import (
     OUTPUT_TABLES,
     DbtProject,
     all_states,
+    build_models,
     changed_keys,
     key_counts,
     rows_written,
     run_window_logged,
-    table_state,
 )
 
 D = "2021-11-30"  # the last date with box scores in the demo slice; 2021-12-01 is the next slate
@@ -43,7 +43,7 @@ def assert_no_rows_written(result, label: str) -> None:
     assert written == {name: 0 for name in OUTPUT_TABLES}, f"{label}: rows written {written}"
 
 
-def latest_played_game(project: DbtProject, where: str = "true") -> tuple:
+def latest_played_game(project: DbtProject) -> tuple:
     """(player_lookup, game_id, points) of the latest game before D of the first player (by name)
     who is in D's slate, has a daily-cache and a shot-zone row for D, at least 10 played games,
     and whose latest played game has a missed paint shot (so one more paint make stays valid)."""
@@ -66,7 +66,6 @@ def latest_played_game(project: DbtProject, where: str = "true") -> tuple:
             and played.minutes_played > 0
             and played.paint_makes < played.paint_attempts
             and (select count(*) from played as p2 where p2.player_lookup = played.player_lookup) >= 10
-            and {where}
         order by played.player_lookup
         limit 1
     """)
@@ -93,7 +92,7 @@ def last_10_played_points(project: DbtProject, player: str) -> list[int]:
 def range_project(tmp_path_factory, demo_source_db):
     """Range 2021-11-28..2021-11-30 built once: (project, first result, state right after the build)."""
     project = DbtProject(tmp_path_factory.mktemp("range_project"), demo_source_db)
-    result = project.build("--vars", RANGE_VARS)
+    result = build_models(project, "--vars", RANGE_VARS)
     return project, result, all_states(project)
 
 
@@ -112,7 +111,7 @@ def test_rerun_of_same_window_writes_nothing(range_project):
         dates = {key[-1] for key in before[name]}
         assert dates == set(RANGE_DATES), f"{name}: dates {sorted(dates)}"
 
-    second = project.build("--vars", RANGE_VARS)
+    second = build_models(project, "--vars", RANGE_VARS)
 
     assert run_window_logged(second) == ("range", "2021-11-28", "2021-11-30")
     assert_no_rows_written(second, "re-run of the same window")
@@ -128,11 +127,11 @@ def test_rerun_of_same_window_writes_nothing(range_project):
 
 
 def test_one_changed_box_score_rewrites_only_that_players_rows(project):
-    project.build("--vars", date_vars(D))
-    player, game_id, points = latest_played_game(project)
+    build_models(project, "--vars", date_vars(D))
+    player, game_id, _ = latest_played_game(project)
     last_10 = last_10_played_points(project, player)
     assert len(last_10) == 10
-    psza_sums = project.query(
+    psza_before = project.query(
         f"select paint_pct_last_10, games_in_sample_10 from dev_nba_precompute.player_shot_zone_analysis "
         f"where player_lookup = ? and analysis_date = date '{D}'", [player])[0]
     paint_10 = project.query(f"""
@@ -158,7 +157,7 @@ def test_one_changed_box_score_rewrites_only_that_players_rows(project):
         where player_lookup = ? and game_id = ?
     """, [player, game_id])
 
-    result = project.build("--vars", date_vars(D))
+    result = build_models(project, "--vars", date_vars(D))
     after = all_states(project)
 
     changed = {name: changed_keys(before[name], after[name]) for name in OUTPUT_TABLES}
@@ -194,7 +193,7 @@ def test_one_changed_box_score_rewrites_only_that_players_rows(project):
     new_pct = project.query(
         f"select paint_pct_last_10 from dev_nba_precompute.player_shot_zone_analysis "
         f"where player_lookup = ? and analysis_date = date '{D}'", [player])[0][0]
-    assert psza_sums[1] == 10 and new_pct == expected_pct != psza_sums[0]
+    assert psza_before[1] == 10 and new_pct == expected_pct != psza_before[0]
     features = project.query(
         f"select features[1], features[2] from dev_nba_predictions.ml_feature_store_v2 "
         f"where player_lookup = ? and game_date = date '{D}'", [player])[0]
@@ -249,7 +248,7 @@ def test_duplicate_source_rows_keep_keys_unique_and_latest_row_wins(project):
                 "'questionable' as player_status, substr(md5('dup_ctx_1'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
     assert project.query(f"select count(*) from {PGS} where {game}", [player, game_id]) == [(3,)]
 
-    project.build("--vars", date_vars(D))
+    build_models(project, "--vars", date_vars(D))
 
     def check(label: str, extra_points: int, injury_risk: float):
         for name in OUTPUT_TABLES:
@@ -272,7 +271,7 @@ def test_duplicate_source_rows_keep_keys_unique_and_latest_row_wins(project):
     insert_copy(project, UPCOMING, slate + " and data_hash = substr(md5('dup_ctx_1'), 1, 16)", [player],
                 "'probable' as player_status, substr(md5('dup_ctx_2'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
     before = all_states(project)
-    result = project.build("--vars", date_vars(D))
+    result = build_models(project, "--vars", date_vars(D))
     after = all_states(project)
 
     check("incremental run", 50, 1.0)  # probable -> injury_risk 1
@@ -292,7 +291,7 @@ def test_duplicate_source_rows_keep_keys_unique_and_latest_row_wins(project):
 
 
 def test_player_leaving_the_slate_loses_his_rows_for_that_date_only(project):
-    project.build("--vars", date_vars(D))
+    build_models(project, "--vars", date_vars(D))
     # A slate player with rows in all three slate tables, whose upcoming team is the team of his
     # latest game (so his shot-zone row, which does not need the slate, stays the same).
     player = project.query(f"""
@@ -313,7 +312,7 @@ def test_player_leaving_the_slate_loses_his_rows_for_that_date_only(project):
         assert (player, D_DATE) in before[name], name
 
     project.execute(f"delete from {UPCOMING} where player_lookup = ? and game_date = date '{D}'", [player])
-    result = project.build("--vars", date_vars(D))
+    result = build_models(project, "--vars", date_vars(D))
     after = all_states(project)
 
     assert_no_rows_written(result, "after deleting one slate row")
@@ -335,7 +334,7 @@ def test_range_build_equals_single_date_builds(range_project, tmp_path, demo_sou
     _, _, ranged = range_project
     singles = DbtProject(tmp_path, demo_source_db)
     for date in RANGE_DATES:
-        singles.build("--vars", date_vars(date.isoformat()))
+        build_models(singles, "--vars", date_vars(date.isoformat()))
     single = all_states(singles)
     for name in OUTPUT_TABLES:
         range_hashes = {key: state[0] for key, state in ranged[name].items()}
@@ -386,7 +385,7 @@ def game_dates_until(game_dates: list, last: str) -> list:
 
 
 def test_catch_up_without_new_data_writes_nothing_and_full_refresh_covers_every_date(project):
-    first = project.build()
+    first = build_models(project)
     assert run_window_logged(first)[0] == "all"
     full = all_states(project)
     game_dates = [row[0] for row in project.query(
@@ -402,14 +401,14 @@ def test_catch_up_without_new_data_writes_nothing_and_full_refresh_covers_every_
     assert project.query(run_dates) == [(len(game_dates_until(game_dates, "2021-12-01")), dt.date(2021, 10, 19),
                                          dt.date(2021, 12, 1))]
 
-    again = project.build()
+    again = build_models(project)
     # Every table holds 2021-12-01, the latest slate: the catch-up window starts the day after, and
     # the sources hold no later slate, so it covers no date at all (a full window would cover 44).
     assert project.query(run_dates) == [(0, None, None)]
     assert_no_rows_written(again, "catch-up with nothing new")
     assert all_states(project) == full
 
-    refreshed = project.build("--full-refresh")
+    refreshed = build_models(project, "--full-refresh")
     assert run_window_logged(refreshed)[0] == "all"
     after = all_states(project)
     for name in OUTPUT_TABLES:

@@ -6,17 +6,15 @@ Each test drives real `dbt build` runs on a private copy of the demo slice (firs
 """
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from dbt_harness import (
     OUTPUT_TABLES,
     DbtProject,
     all_states,
+    build_models,
     changed_keys,
     rows_written,
-    table_state,
 )
 
 PGS = "nba_analytics.player_game_summary"
@@ -81,14 +79,14 @@ def rewrite_box_scores(project: DbtProject, date: str) -> dict:
 
 def test_games_on_the_date_never_change_its_rows_but_games_before_do(project):
     d, day_before = "2021-11-20", "2021-11-19"
-    project.build("--vars", date_vars(d))
+    build_models(project, "--vars", date_vars(d))
     before = states_of_date(project, d)
     for name in OUTPUT_TABLES:
         assert len(before[name]) > 0, f"{name}: no rows for {d}, the test would prove nothing"
 
     changed_sources = rewrite_box_scores(project, d)
     assert min(changed_sources.values()) > 0, changed_sources
-    result = project.build("--vars", date_vars(d))
+    result = build_models(project, "--vars", date_vars(d))
 
     assert rows_written(result) == {name: 0 for name in OUTPUT_TABLES}
     after = states_of_date(project, d)
@@ -103,7 +101,7 @@ def test_games_on_the_date_never_change_its_rows_but_games_before_do(project):
     teams_before = {row[0] for row in project.query(
         f"select defending_team_abbr from {DEFENSE} where game_date = date '{day_before}'")}
     rewrite_box_scores(project, day_before)
-    result = project.build("--vars", date_vars(d))
+    result = build_models(project, "--vars", date_vars(d))
     later = states_of_date(project, d)
     changed = {name: changed_keys(after[name], later[name]) for name in OUTPUT_TABLES}
     print(f"\nrows for {d} rewritten after editing games of {day_before}: "
@@ -133,7 +131,7 @@ def test_games_on_the_date_never_change_its_rows_but_games_before_do(project):
 
 def test_early_season_date_writes_placeholders_and_a_date_without_games_writes_nothing(project):
     early = "2021-10-25"  # day 6 of 2021-22 (season start 2021-10-19, the first final game)
-    result = project.build("--vars", date_vars(early))
+    result = build_models(project, "--vars", date_vars(early))
     slate = {row[0] for row in project.query(
         f"select distinct player_lookup from {UPCOMING} where game_date = date '{early}'")}
     assert len(slate) > 100
@@ -167,7 +165,7 @@ def test_early_season_date_writes_placeholders_and_a_date_without_games_writes_n
     """)[0][0]
     assert no_games is not None
     before = all_states(project)
-    result = project.build("--vars", date_vars(no_games.isoformat()))
+    result = build_models(project, "--vars", date_vars(no_games.isoformat()))
     assert result.returncode == 0
     assert rows_written(result) == {name: 0 for name in OUTPUT_TABLES}
     for name in OUTPUT_TABLES:
@@ -193,7 +191,7 @@ def test_early_season_date_writes_placeholders_and_a_date_without_games_writes_n
     ],
 )
 def test_malformed_window_fails_before_anything_is_written(project, window_vars, named):
-    result = project.build("--vars", window_vars, check=False)
+    result = build_models(project, "--vars", window_vars, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-2000:]
     if named:
