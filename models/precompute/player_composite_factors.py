@@ -36,7 +36,6 @@ the helpers of docs/python_model_contract.md.
 
 import hashlib
 import json
-from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -123,8 +122,8 @@ HASH_COLUMNS = {
 
 NULL_TOKEN = "<null>"
 HASH_KINDS = ("string", "int", "bool", "float", "date", "timestamp", "float_array", "string_array")
-HASH_CHUNK_ROWS = 50_000  # rows rendered at a time: bounds the memory of the per-column texts
-_BOOL_TEXTS = np.array(["false", "true"], dtype=object)
+HASH_CHUNK_ROWS = 50_000  # rows hashed at a time: bounds the memory of the rendered texts
+_BOOL_TEXTS = np.array(["false", "true", NULL_TOKEN], dtype=object)
 
 
 def _round_half_away(values):
@@ -132,65 +131,62 @@ def _round_half_away(values):
     is compared with 0.5 (x + 0.5 is never formed). Beyond BIGINT, like the SQL cast: OverflowError."""
     values = np.asarray(values, dtype="float64")
     magnitude = np.abs(values)
-    whole = np.floor(magnitude)
-    whole += (magnitude - whole) >= 0.5
-    if not (whole < 2.0 ** 63).all():
+    if not (magnitude < 2.0 ** 63).all():
         raise OverflowError("row hash: a value is NaN, infinite or beyond the BIGINT range")
-    whole = whole.astype("int64")
+    whole = np.floor(magnitude)
+    whole = (whole + ((magnitude - whole) >= 0.5)).astype("int64")
     return np.where(values >= 0, whole, -whole)
 
 
-def _texts_by_value(values, render):
-    """render(distinct values) -> their texts; the text of every value (object array), each
-    distinct value rendered once."""
-    codes, uniques = pd.factorize(values)
-    return np.asarray(render(np.asarray(uniques)), dtype=object)[codes]
-
-
 def _as_objects(texts):
+    """A list or array of str -> 1-D object array of str."""
     result = np.empty(len(texts), dtype=object)
     result[:] = texts
     return result
 
 
-def _hash_values(present, kind):
-    """Texts of NULL-free values (a Series) of one kind, as an object array (see the table above)."""
+def _coded(codes, texts):
+    """(codes, texts) with NULL_TOKEN appended to `texts` and code -1 (NULL) pointing at it."""
+    texts = np.append(_as_objects(texts), NULL_TOKEN)
+    return np.where(codes < 0, len(texts) - 1, codes), texts
+
+
+def _all_strings(values):
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+
+
+def _few_distinct(values, sample=1000):
+    """Whether factorizing looks worthwhile: at most a quarter of the first `sample` values distinct."""
+    return len(pd.unique(values.iloc[:sample])) <= sample // 4
+
+
+def _render(distinct, kind):
+    """Texts of NULL-free values (a Series) of kind string, int, float or timestamp (see the table)."""
     if kind == "string":
-        return _as_objects(list(map(str, present.to_numpy(dtype=object))))
-    if kind == "bool":
-        return _BOOL_TEXTS[present.to_numpy(dtype=bool).astype(np.intp)]
+        return list(map(str, distinct.to_numpy(dtype=object)))
     if kind == "int":
-        if present.dtype.kind in "iub":
-            ints = present.to_numpy(dtype="int64")
-        elif present.dtype.kind == "f":
-            floats = present.to_numpy(dtype="float64")
+        if distinct.dtype.kind in "iub":
+            return distinct.to_numpy(dtype="int64").astype(str)
+        if distinct.dtype.kind == "f":
+            floats = distinct.to_numpy(dtype="float64")
             if not (np.abs(floats) < 2.0 ** 63).all():
                 raise OverflowError("row hash: a value is infinite or beyond the BIGINT range")
-            ints = floats.astype("int64")  # truncates toward zero, as int()
-        else:
-            ints = present.to_numpy(dtype=object).astype("int64")
-        return _texts_by_value(ints, lambda unique: unique.astype(str))
+            return floats.astype("int64").astype(str)  # the cast truncates toward zero, as int()
+        return distinct.to_numpy(dtype=object).astype("int64").astype(str)
     if kind == "float":
-        floats = present.to_numpy(dtype="float64")
-        return _texts_by_value(floats, lambda unique: _round_half_away(unique * 1e6).astype(str))
-    if kind == "date":
-        stamps = pd.to_datetime(present)
-        if getattr(stamps.dt, "tz", None) is not None:
-            stamps = stamps.dt.tz_localize(None)  # the local calendar date, as Timestamp.strftime
-        days = stamps.to_numpy().astype("datetime64[D]")
-        return _texts_by_value(days.view("int64"), lambda unique: unique.view("datetime64[D]").astype(str))
-    if kind == "timestamp":
-        stamps = pd.to_datetime(present, utc=True).dt.tz_localize(None).to_numpy()
-        unit = np.datetime_data(stamps.dtype)[0]
-        ticks = stamps.view("int64")
-        micros = ticks // 1000 if unit == "ns" else ticks * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]
-        return _texts_by_value(micros, lambda unique: unique.astype(str))
-    # float_array / string_array: rows grouped by length, element j of every row rendered as a column
+        return _round_half_away(distinct.to_numpy(dtype="float64") * 1e6).astype(str)
+    stamps = pd.to_datetime(distinct, utc=True).dt.tz_localize(None).to_numpy()
+    ticks, unit = stamps.view("int64"), np.datetime_data(stamps.dtype)[0]
+    return (ticks // 1000 if unit == "ns" else ticks * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]).astype(str)
+
+
+def _array_texts(arrays, kind):
+    """'[e1,e2,...]' of each array (object array of NULL-free arrays): rows grouped by length,
+    element j of every row rendered as one column."""
     element_kind = "float" if kind == "float_array" else "string"
-    arrays = present.to_numpy(dtype=object)
     lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
     texts = np.empty(len(arrays), dtype=object)
-    for length in np.unique(lengths):
+    for length in np.unique(lengths).tolist():
         rows = np.flatnonzero(lengths == length)
         if length == 0:
             texts[rows] = "[]"
@@ -199,39 +195,86 @@ def _hash_values(present, kind):
             matrix = np.array(list(arrays[rows]), dtype="float64" if element_kind == "float" else object)
         except (TypeError, ValueError):
             matrix = np.array(list(arrays[rows]), dtype=object)
-        matrix = matrix.reshape(len(rows), int(length))
-        columns = [_hash_texts(pd.Series(matrix[:, j]), element_kind) for j in range(int(length))]
-        texts[rows] = _as_objects(list(map("[{}]".format, map(",".join, zip(*columns)))))
+        matrix = matrix.reshape(len(rows), length)
+        pieces = [_hash_codes(pd.Series(matrix[:, j]), element_kind) for j in range(length)]
+        pieces[0] = (pieces[0][0], "[" + pieces[0][1])
+        pieces[-1] = (pieces[-1][0], pieces[-1][1] + "]")
+        texts[rows] = _join_rows(pieces, len(rows), ",")
     return texts
 
 
-def _hash_texts(values, kind):
-    """Text of each value of one column (a Series) for the row hash, as an object array; NULL
-    (None, NaN, NaT, pd.NA) is NULL_TOKEN."""
+def _hash_codes(values, kind):
+    """The texts of one column (a Series) for the row hash as (codes, texts): texts[codes] is each
+    value's text, NULL (None, NaN, NaT, pd.NA) is NULL_TOKEN; each distinct value is rendered once."""
     if kind not in HASH_KINDS:
         raise ValueError(f"unknown hash kind {kind!r}")
+    if kind == "bool" and values.dtype == bool:
+        return values.to_numpy().astype(np.intp), _BOOL_TEXTS
+    strings = kind == "string" and _all_strings(values)
+    if kind in ("int", "float", "timestamp") or (strings and _few_distinct(values)):
+        codes, distinct = pd.factorize(values)  # equal values render equally; NULLs get code -1
+        return _coded(codes, _render(pd.Series(distinct), kind))
+    if strings:  # many distinct str: the values are their own texts
+        return np.arange(len(values)), values.to_numpy(dtype=object, na_value=NULL_TOKEN)
     missing = values.isna().to_numpy(dtype=bool)
-    if not missing.any():
-        return _hash_values(values, kind)
-    texts = np.full(len(values), NULL_TOKEN, dtype=object)
-    if not missing.all():
-        texts[~missing] = _hash_values(values[~missing], kind)
-    return texts
+    if kind == "bool":
+        flags = values.to_numpy(dtype=object, na_value=False).astype(bool)
+        return np.where(missing, 2, flags.astype(np.intp)), _BOOL_TEXTS
+    if kind == "date":
+        days = pd.to_datetime(values)
+        if getattr(days.dt, "tz", None) is not None:
+            days = days.dt.tz_localize(None)  # the local calendar date, as Timestamp.strftime
+        codes, distinct = pd.factorize(days.to_numpy().astype("datetime64[D]"))
+        return _coded(codes, np.asarray(distinct).astype(str))
+    objects = values.to_numpy(dtype=object)
+    if kind == "string":  # not all str: str() of each value
+        return _coded(np.where(missing, -1, np.arange(len(objects))), list(map(str, objects)))
+    # arrays: each distinct array object is rendered once (codes by object identity)
+    present = objects[~missing]
+    present_codes, _ = pd.factorize(np.fromiter(map(id, present), dtype=np.uint64, count=len(present)))
+    first = np.zeros(present_codes.max(initial=-1) + 1, dtype=np.intp)
+    first[present_codes] = np.arange(len(present))  # a row holding each distinct array
+    codes = np.full(len(objects), -1, dtype=np.intp)
+    codes[~missing] = present_codes
+    return _coded(codes, _array_texts(present[first], kind))
+
+
+def _join_rows(pieces, rows, sep=""):
+    """Per row, the texts of the coded pieces [(codes, texts), ...] joined with `sep` (object array).
+    Adjacent pieces are first merged on their value combinations (a full table up to 4096 entries,
+    else the combinations that occur, while at most a quarter of the rows), so every row joins only
+    a handful of texts (str.join, no Python code per row)."""
+    groups = []
+    codes, texts = pieces[0]
+    for next_codes, next_texts in pieces[1:]:
+        pair = codes * len(next_texts) + next_codes
+        if len(texts) * len(next_texts) <= 4096:
+            codes, texts = pair, ((texts + sep)[:, None] + next_texts[None, :]).ravel()
+            continue
+        pair_codes, pairs = pd.factorize(pair)
+        if len(pairs) <= rows // 4:
+            codes, texts = pair_codes, texts[pairs // len(next_texts)] + sep + next_texts[pairs % len(next_texts)]
+        else:
+            groups.append(texts[codes])
+            codes, texts = next_codes, next_texts
+    groups.append(texts[codes])
+    return _as_objects(list(map(sep.join, zip(*groups))))
 
 
 def hash_text(value, kind):
     """Text of one value for the row hash (the column rendering applied to a one-value column)."""
-    return _hash_texts(pd.Series([value], dtype=object), kind)[0]
+    codes, texts = _hash_codes(pd.Series([value], dtype=object), kind)
+    return texts[codes[0]]
 
 
 def row_hash(frame, columns):
     """md5 hex of each row's values; `columns` maps column name -> kind, in hashing order. Columns
-    are rendered vectorised; each row's texts are joined with '|' (str.join) and hashed."""
+    are rendered vectorised (_hash_codes), rows assembled by _join_rows, each text hashed."""
     hashes = []
     for start in range(0, len(frame), HASH_CHUNK_ROWS):
         chunk = frame.iloc[start:start + HASH_CHUNK_ROWS]
-        parts = [_hash_texts(chunk[name], kind) for name, kind in columns.items()]
-        hashes += [hashlib.md5(text.encode("utf-8")).hexdigest() for text in map("|".join, zip(*parts))]
+        pieces = [_hash_codes(chunk[name], kind) for name, kind in columns.items()]
+        hashes += [hashlib.md5(text.encode("utf-8")).hexdigest() for text in _join_rows(pieces, len(chunk), "|")]
     return pd.Series(hashes, index=frame.index, dtype=object)
 
 
@@ -251,9 +294,14 @@ def to_pandas(relation):
 
 
 def is_duckdb(session):
-    # duckdb 2.x defines its connection class in the extension module `_duckdb`, so the leading
-    # underscore is stripped (the contract's `== "duckdb"` alone is False for a real connection).
-    return type(session).__module__.split(".")[0].lstrip("_") == "duckdb"
+    """A DuckDB connection or cursor, also behind dbt-duckdb's wrappers (DuckDBCursorWrapper,
+    RetryableCursor: the session `dbt run` hands a model), which keep the DuckDB cursor in `_cursor`.
+    duckdb 2.x defines its classes in the extension module `_duckdb` (hence the stripped `_`)."""
+    for _ in range(4):
+        if type(session).__module__.split(".")[0].lstrip("_") == "duckdb":
+            return True
+        session = getattr(session, "_cursor", None)
+    return False
 
 
 def to_engine(frame, session, column_types):
@@ -291,14 +339,19 @@ def safe_bool(values, default):
     return values.astype("boolean").fillna(default).astype(bool)
 
 
-def _by_flag_code(flags, render):
-    """render(labels whose flag is TRUE, in the mapping's order) for each row: the 2**len(flags)
-    combinations are rendered once and looked up by each row's bit code (object array)."""
+def _flag_codes(flags, render):
+    """(codes, table): table[codes] is render(labels whose flag is TRUE, in the mapping's order) of
+    each row; the 2**len(flags) combinations are rendered once, codes are the rows' flag bits."""
     masks = [np.asarray(mask, dtype=bool) for mask in flags.values()]
     codes = sum(mask.astype(np.intp) << bit for bit, mask in enumerate(masks))
     table = np.empty(1 << len(masks), dtype=object)
     for code in range(len(table)):
         table[code] = render([label for bit, label in enumerate(flags) if code >> bit & 1])
+    return codes, table
+
+
+def _by_flag_code(flags, render):
+    codes, table = _flag_codes(flags, render)
     return table[codes]
 
 
@@ -441,23 +494,23 @@ def warning_fields(fatigue, shot_zone, total):
 # --------------------------------------------------------------------------------------------
 
 
-def json_texts(values):
-    """json.dumps text of each value of a NULL-free bool, int, float or str column (object array).
-    Each distinct value is rendered once (floats keyed by their bits, so -0.0 stays '-0.0')."""
+def json_codes(values):
+    """json.dumps of each value of a bool, int, float or str column as (codes, texts): texts[codes]
+    is each value's text (NULL -> 'null'). Each distinct value is rendered once; floats are keyed by
+    their bits, so -0.0 stays '-0.0' (and NaN is 'NaN', as json.dumps writes it)."""
     values = values if isinstance(values, pd.Series) else pd.Series(values)
     kind = values.dtype.kind
-    if kind == "b":
-        return _BOOL_TEXTS[values.to_numpy(dtype=bool).astype(np.intp)]
-    if kind in "iu":
-        return _texts_by_value(values.to_numpy(dtype="int64" if kind == "i" else "uint64"),
-                               lambda unique: unique.astype(str))
+    if kind == "b" and not values.hasnans:
+        return values.to_numpy(dtype=bool).astype(np.intp), _BOOL_TEXTS[:2]
     if kind == "f":
-        bits = values.to_numpy(dtype="float64").view("int64")
-        return _texts_by_value(bits, lambda unique: _json_floats(unique.view("float64")))
-    objects = values.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(objects, skipna=False) == "string":
-        return _texts_by_value(objects, lambda unique: list(map(json.dumps, unique)))
-    return _as_objects(list(map(json.dumps, objects)))
+        codes, distinct = pd.factorize(values.to_numpy(dtype="float64").view("int64"))
+        return codes, _json_floats(distinct.view("float64"))
+    if kind in "iu" or _all_strings(values):
+        codes, distinct = pd.factorize(values)
+        texts = np.append(_as_objects(list(map(json.dumps, distinct.tolist()))), "null")
+        return np.where(codes < 0, len(texts) - 1, codes), texts
+    objects = values.astype(object).where(values.notna(), None).tolist()
+    return np.arange(len(objects)), _as_objects(list(map(json.dumps, objects)))
 
 
 def _json_floats(values):
@@ -470,18 +523,18 @@ def _json_floats(values):
 
 
 def json_label_lists(flags):
-    """json.dumps of the list of the labels whose flag is TRUE, in the mapping's order."""
-    return _by_flag_code(flags, json.dumps)
+    """json.dumps of the list of the labels whose flag is TRUE (mapping order), as (codes, texts)."""
+    return _flag_codes(flags, json.dumps)
 
 
 def json_records(fields):
-    """json.dumps({key: value, ...}) of each row (default separators, keys in the given order),
-    from each field's value texts (json_texts / json_label_lists); a Series on the first field's index."""
+    """json.dumps({key: value, ...}) of each row (default separators, keys in the given order) as an
+    object array, from each field's (codes, texts) (json_codes / json_label_lists)."""
     pieces = []
-    for position, (key, texts) in enumerate(fields.items()):
-        pieces += [repeat(("{" if position == 0 else ", ") + json.dumps(key) + ": "), texts]
-    rows = _as_objects(list(map("".join, zip(*pieces, repeat("}")))))
-    return rows
+    for position, (key, (codes, texts)) in enumerate(fields.items()):
+        prefix = ("{" if position == 0 else ", ") + json.dumps(key) + ": "
+        pieces.append((codes, prefix + texts + ("}" if position == len(fields) - 1 else "")))
+    return _join_rows(pieces, len(pieces[0][0]))
 
 
 def fatigue_context_json(frame, score):
@@ -491,19 +544,19 @@ def fatigue_context_json(frame, score):
     minutes = safe_float(frame["minutes_in_last_7_days"], 0.0)
     age = safe_int(frame["player_age"], 25)
     return _context(frame, {
-        "days_rest": json_texts(days_rest),
-        "back_to_back": json_texts(b2b),
-        "games_last_7": json_texts(games),
-        "minutes_last_7": json_texts(minutes),
-        "avg_minutes_pg_last_7": json_texts(safe_float(frame["avg_minutes_per_game_last_7"], 0.0)),
-        "back_to_backs_last_14": json_texts(safe_int(frame["back_to_backs_last_14_days"], 0)),
-        "player_age": json_texts(age),
+        "days_rest": json_codes(days_rest),
+        "back_to_back": json_codes(b2b),
+        "games_last_7": json_codes(games),
+        "minutes_last_7": json_codes(minutes),
+        "avg_minutes_pg_last_7": json_codes(safe_float(frame["avg_minutes_per_game_last_7"], 0.0)),
+        "back_to_backs_last_14": json_codes(safe_int(frame["back_to_backs_last_14_days"], 0)),
+        "player_age": json_codes(age),
         "penalties_applied": json_label_lists({
             "back_to_back: -15": b2b, "frequent_games: -10": games >= 4,
             "heavy_minutes: -10": minutes > 240, "veteran_age: -10": age >= 35,
         }),
         "bonuses_applied": json_label_lists({"extra_rest: +5": days_rest >= 3}),
-        "final_score": json_texts(score.astype("int64")),
+        "final_score": json_codes(score.astype("int64")),
     })
 
 
@@ -518,14 +571,14 @@ def _three_way(values, above, below, labels):
 
 def shot_zone_context_json(frame, score):
     context = _context(frame, {
-        "player_primary_zone": json_texts(frame["primary_scoring_zone"].astype(object).where(
+        "player_primary_zone": json_codes(frame["primary_scoring_zone"].astype(object).where(
             frame["primary_scoring_zone"].notna(), "unknown")),
-        "primary_zone_frequency": json_texts(safe_float(_zone_pick(frame, ZONE_RATE_COLUMNS), 0.0)),
-        "opponent_weak_zone": json_texts(
+        "primary_zone_frequency": json_codes(safe_float(_zone_pick(frame, ZONE_RATE_COLUMNS), 0.0)),
+        "opponent_weak_zone": json_codes(
             frame["weakest_zone"].astype(object).where(frame["weakest_zone"].notna(), "unknown")),
-        "opponent_defense_vs_league": json_texts(safe_float(_zone_pick(frame, ZONE_DEFENSE_COLUMNS), 0.0)),
-        "mismatch_type": json_texts(_three_way(score, 2.0, -2.0, ["favorable", "unfavorable", "neutral"])),
-        "final_score": json_texts(score.astype("float64")),
+        "opponent_defense_vs_league": json_codes(safe_float(_zone_pick(frame, ZONE_DEFENSE_COLUMNS), 0.0)),
+        "mismatch_type": json_codes(_three_way(score, 2.0, -2.0, ["favorable", "unfavorable", "neutral"])),
+        "final_score": json_codes(score.astype("float64")),
     })
     return context.where(has_zone_rows(frame), json.dumps({"missing_data": True}))
 
@@ -533,11 +586,11 @@ def shot_zone_context_json(frame, score):
 def pace_context_json(frame, score):
     diff = safe_float(frame["pace_differential"], 0.0)
     return _context(frame, {
-        "pace_differential": json_texts(diff),
-        "opponent_pace_last_10": json_texts(safe_float(frame["opponent_pace_last_10"], 100.0)),
-        "league_avg_pace": json_texts(pd.Series(LEAGUE_AVG_PACE, index=frame.index)),
-        "pace_environment": json_texts(_three_way(diff, 2.0, -2.0, ["fast", "slow", "normal"])),
-        "final_score": json_texts(score.astype("float64")),
+        "pace_differential": json_codes(diff),
+        "opponent_pace_last_10": json_codes(safe_float(frame["opponent_pace_last_10"], 100.0)),
+        "league_avg_pace": json_codes(pd.Series(LEAGUE_AVG_PACE, index=frame.index)),
+        "pace_environment": json_codes(_three_way(diff, 2.0, -2.0, ["fast", "slow", "normal"])),
+        "final_score": json_codes(score.astype("float64")),
     })
 
 
@@ -545,12 +598,12 @@ def usage_context_json(frame, score):
     projected = safe_float(frame["projected_usage_rate"], 0.0)
     baseline = safe_float(frame["avg_usage_rate_last_7_games"], 0.0)
     return _context(frame, {
-        "projected_usage_rate": json_texts(projected),
-        "avg_usage_last_7": json_texts(baseline),
-        "usage_differential": json_texts(projected - baseline),
-        "star_teammates_out": json_texts(safe_int(frame["star_teammates_out"], 0)),
-        "usage_trend": json_texts(_three_way(projected - baseline, 2.0, -2.0, ["spike", "drop", "stable"])),
-        "final_score": json_texts(score.astype("float64")),
+        "projected_usage_rate": json_codes(projected),
+        "avg_usage_last_7": json_codes(baseline),
+        "usage_differential": json_codes(projected - baseline),
+        "star_teammates_out": json_codes(safe_int(frame["star_teammates_out"], 0)),
+        "usage_trend": json_codes(_three_way(projected - baseline, 2.0, -2.0, ["spike", "drop", "stable"])),
+        "final_score": json_codes(score.astype("float64")),
     })
 
 

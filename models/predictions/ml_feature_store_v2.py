@@ -27,6 +27,7 @@ The story of the table, top-down:
 
 import hashlib
 import time
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -98,6 +99,11 @@ DEFAULTS = {
 # Weight of each source label in the quality score (unknown label: 40, as legacy).
 WEIGHTS = {"phase4": 100.0, "phase3": 75.0, "calculated": 100.0, "default": 40.0}
 UNKNOWN_WEIGHT = 40.0
+# Source labels are carried as small integer codes (index into LABELS; any other label: UNKNOWN_LABEL).
+LABELS = np.array(["phase4", "phase3", "calculated", "default"], dtype=object)
+UNKNOWN_LABEL = len(LABELS)
+PHASE4, PHASE3, CALCULATED, DEFAULT = range(len(LABELS))
+LABEL_WEIGHTS = np.array([WEIGHTS[label] for label in LABELS] + [UNKNOWN_WEIGHT])
 
 # Tiers of the direct features: (input column, divisor, label), first non-NULL wins, then DEFAULTS.
 # Rates stored as percents (0-100) upstream are divided by 100; Phase 3 shares are fractions.
@@ -226,8 +232,8 @@ HASH_COLUMNS = {
 
 NULL_TOKEN = "<null>"
 HASH_KINDS = ("string", "int", "bool", "float", "date", "timestamp", "float_array", "string_array")
-HASH_CHUNK_ROWS = 50_000  # rows rendered at a time: bounds the memory of the per-column texts
-_BOOL_TEXTS = np.array(["false", "true"], dtype=object)
+HASH_CHUNK_ROWS = 50_000  # rows hashed at a time: bounds the memory of the rendered texts
+_BOOL_TEXTS = np.array(["false", "true", NULL_TOKEN], dtype=object)
 
 
 def _round_half_away(values):
@@ -235,65 +241,62 @@ def _round_half_away(values):
     is compared with 0.5 (x + 0.5 is never formed). Beyond BIGINT, like the SQL cast: OverflowError."""
     values = np.asarray(values, dtype="float64")
     magnitude = np.abs(values)
-    whole = np.floor(magnitude)
-    whole += (magnitude - whole) >= 0.5
-    if not (whole < 2.0 ** 63).all():
+    if not (magnitude < 2.0 ** 63).all():
         raise OverflowError("row hash: a value is NaN, infinite or beyond the BIGINT range")
-    whole = whole.astype("int64")
+    whole = np.floor(magnitude)
+    whole = (whole + ((magnitude - whole) >= 0.5)).astype("int64")
     return np.where(values >= 0, whole, -whole)
 
 
-def _texts_by_value(values, render):
-    """render(distinct values) -> their texts; the text of every value (object array), each
-    distinct value rendered once."""
-    codes, uniques = pd.factorize(values)
-    return np.asarray(render(np.asarray(uniques)), dtype=object)[codes]
-
-
 def _as_objects(texts):
+    """A list or array of str -> 1-D object array of str."""
     result = np.empty(len(texts), dtype=object)
     result[:] = texts
     return result
 
 
-def _hash_values(present, kind):
-    """Texts of NULL-free values (a Series) of one kind, as an object array (see the table above)."""
+def _coded(codes, texts):
+    """(codes, texts) with NULL_TOKEN appended to `texts` and code -1 (NULL) pointing at it."""
+    texts = np.append(_as_objects(texts), NULL_TOKEN)
+    return np.where(codes < 0, len(texts) - 1, codes), texts
+
+
+def _all_strings(values):
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+
+
+def _few_distinct(values, sample=1000):
+    """Whether factorizing looks worthwhile: at most a quarter of the first `sample` values distinct."""
+    return len(pd.unique(values.iloc[:sample])) <= sample // 4
+
+
+def _render(distinct, kind):
+    """Texts of NULL-free values (a Series) of kind string, int, float or timestamp (see the table)."""
     if kind == "string":
-        return _as_objects(list(map(str, present.to_numpy(dtype=object))))
-    if kind == "bool":
-        return _BOOL_TEXTS[present.to_numpy(dtype=bool).astype(np.intp)]
+        return list(map(str, distinct.to_numpy(dtype=object)))
     if kind == "int":
-        if present.dtype.kind in "iub":
-            ints = present.to_numpy(dtype="int64")
-        elif present.dtype.kind == "f":
-            floats = present.to_numpy(dtype="float64")
+        if distinct.dtype.kind in "iub":
+            return distinct.to_numpy(dtype="int64").astype(str)
+        if distinct.dtype.kind == "f":
+            floats = distinct.to_numpy(dtype="float64")
             if not (np.abs(floats) < 2.0 ** 63).all():
                 raise OverflowError("row hash: a value is infinite or beyond the BIGINT range")
-            ints = floats.astype("int64")  # truncates toward zero, as int()
-        else:
-            ints = present.to_numpy(dtype=object).astype("int64")
-        return _texts_by_value(ints, lambda unique: unique.astype(str))
+            return floats.astype("int64").astype(str)  # the cast truncates toward zero, as int()
+        return distinct.to_numpy(dtype=object).astype("int64").astype(str)
     if kind == "float":
-        floats = present.to_numpy(dtype="float64")
-        return _texts_by_value(floats, lambda unique: _round_half_away(unique * 1e6).astype(str))
-    if kind == "date":
-        stamps = pd.to_datetime(present)
-        if getattr(stamps.dt, "tz", None) is not None:
-            stamps = stamps.dt.tz_localize(None)  # the local calendar date, as Timestamp.strftime
-        days = stamps.to_numpy().astype("datetime64[D]")
-        return _texts_by_value(days.view("int64"), lambda unique: unique.view("datetime64[D]").astype(str))
-    if kind == "timestamp":
-        stamps = pd.to_datetime(present, utc=True).dt.tz_localize(None).to_numpy()
-        unit = np.datetime_data(stamps.dtype)[0]
-        ticks = stamps.view("int64")
-        micros = ticks // 1000 if unit == "ns" else ticks * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]
-        return _texts_by_value(micros, lambda unique: unique.astype(str))
-    # float_array / string_array: rows grouped by length, element j of every row rendered as a column
+        return _round_half_away(distinct.to_numpy(dtype="float64") * 1e6).astype(str)
+    stamps = pd.to_datetime(distinct, utc=True).dt.tz_localize(None).to_numpy()
+    ticks, unit = stamps.view("int64"), np.datetime_data(stamps.dtype)[0]
+    return (ticks // 1000 if unit == "ns" else ticks * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]).astype(str)
+
+
+def _array_texts(arrays, kind):
+    """'[e1,e2,...]' of each array (object array of NULL-free arrays): rows grouped by length,
+    element j of every row rendered as one column."""
     element_kind = "float" if kind == "float_array" else "string"
-    arrays = present.to_numpy(dtype=object)
     lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
     texts = np.empty(len(arrays), dtype=object)
-    for length in np.unique(lengths):
+    for length in np.unique(lengths).tolist():
         rows = np.flatnonzero(lengths == length)
         if length == 0:
             texts[rows] = "[]"
@@ -302,39 +305,86 @@ def _hash_values(present, kind):
             matrix = np.array(list(arrays[rows]), dtype="float64" if element_kind == "float" else object)
         except (TypeError, ValueError):
             matrix = np.array(list(arrays[rows]), dtype=object)
-        matrix = matrix.reshape(len(rows), int(length))
-        columns = [_hash_texts(pd.Series(matrix[:, j]), element_kind) for j in range(int(length))]
-        texts[rows] = _as_objects(list(map("[{}]".format, map(",".join, zip(*columns)))))
+        matrix = matrix.reshape(len(rows), length)
+        pieces = [_hash_codes(pd.Series(matrix[:, j]), element_kind) for j in range(length)]
+        pieces[0] = (pieces[0][0], "[" + pieces[0][1])
+        pieces[-1] = (pieces[-1][0], pieces[-1][1] + "]")
+        texts[rows] = _join_rows(pieces, len(rows), ",")
     return texts
 
 
-def _hash_texts(values, kind):
-    """Text of each value of one column (a Series) for the row hash, as an object array; NULL
-    (None, NaN, NaT, pd.NA) is NULL_TOKEN."""
+def _hash_codes(values, kind):
+    """The texts of one column (a Series) for the row hash as (codes, texts): texts[codes] is each
+    value's text, NULL (None, NaN, NaT, pd.NA) is NULL_TOKEN; each distinct value is rendered once."""
     if kind not in HASH_KINDS:
         raise ValueError(f"unknown hash kind {kind!r}")
+    if kind == "bool" and values.dtype == bool:
+        return values.to_numpy().astype(np.intp), _BOOL_TEXTS
+    strings = kind == "string" and _all_strings(values)
+    if kind in ("int", "float", "timestamp") or (strings and _few_distinct(values)):
+        codes, distinct = pd.factorize(values)  # equal values render equally; NULLs get code -1
+        return _coded(codes, _render(pd.Series(distinct), kind))
+    if strings:  # many distinct str: the values are their own texts
+        return np.arange(len(values)), values.to_numpy(dtype=object, na_value=NULL_TOKEN)
     missing = values.isna().to_numpy(dtype=bool)
-    if not missing.any():
-        return _hash_values(values, kind)
-    texts = np.full(len(values), NULL_TOKEN, dtype=object)
-    if not missing.all():
-        texts[~missing] = _hash_values(values[~missing], kind)
-    return texts
+    if kind == "bool":
+        flags = values.to_numpy(dtype=object, na_value=False).astype(bool)
+        return np.where(missing, 2, flags.astype(np.intp)), _BOOL_TEXTS
+    if kind == "date":
+        days = pd.to_datetime(values)
+        if getattr(days.dt, "tz", None) is not None:
+            days = days.dt.tz_localize(None)  # the local calendar date, as Timestamp.strftime
+        codes, distinct = pd.factorize(days.to_numpy().astype("datetime64[D]"))
+        return _coded(codes, np.asarray(distinct).astype(str))
+    objects = values.to_numpy(dtype=object)
+    if kind == "string":  # not all str: str() of each value
+        return _coded(np.where(missing, -1, np.arange(len(objects))), list(map(str, objects)))
+    # arrays: each distinct array object is rendered once (codes by object identity)
+    present = objects[~missing]
+    present_codes, _ = pd.factorize(np.fromiter(map(id, present), dtype=np.uint64, count=len(present)))
+    first = np.zeros(present_codes.max(initial=-1) + 1, dtype=np.intp)
+    first[present_codes] = np.arange(len(present))  # a row holding each distinct array
+    codes = np.full(len(objects), -1, dtype=np.intp)
+    codes[~missing] = present_codes
+    return _coded(codes, _array_texts(present[first], kind))
+
+
+def _join_rows(pieces, rows, sep=""):
+    """Per row, the texts of the coded pieces [(codes, texts), ...] joined with `sep` (object array).
+    Adjacent pieces are first merged on their value combinations (a full table up to 4096 entries,
+    else the combinations that occur, while at most a quarter of the rows), so every row joins only
+    a handful of texts (str.join, no Python code per row)."""
+    groups = []
+    codes, texts = pieces[0]
+    for next_codes, next_texts in pieces[1:]:
+        pair = codes * len(next_texts) + next_codes
+        if len(texts) * len(next_texts) <= 4096:
+            codes, texts = pair, ((texts + sep)[:, None] + next_texts[None, :]).ravel()
+            continue
+        pair_codes, pairs = pd.factorize(pair)
+        if len(pairs) <= rows // 4:
+            codes, texts = pair_codes, texts[pairs // len(next_texts)] + sep + next_texts[pairs % len(next_texts)]
+        else:
+            groups.append(texts[codes])
+            codes, texts = next_codes, next_texts
+    groups.append(texts[codes])
+    return _as_objects(list(map(sep.join, zip(*groups))))
 
 
 def hash_text(value, kind):
     """Text of one value for the row hash (the column rendering applied to a one-value column)."""
-    return _hash_texts(pd.Series([value], dtype=object), kind)[0]
+    codes, texts = _hash_codes(pd.Series([value], dtype=object), kind)
+    return texts[codes[0]]
 
 
 def row_hash(frame, columns):
     """md5 hex of each row's values; `columns` maps column name -> kind, in hashing order. Columns
-    are rendered vectorised; each row's texts are joined with '|' (str.join) and hashed."""
+    are rendered vectorised (_hash_codes), rows assembled by _join_rows, each text hashed."""
     hashes = []
     for start in range(0, len(frame), HASH_CHUNK_ROWS):
         chunk = frame.iloc[start:start + HASH_CHUNK_ROWS]
-        parts = [_hash_texts(chunk[name], kind) for name, kind in columns.items()]
-        hashes += [hashlib.md5(text.encode("utf-8")).hexdigest() for text in map("|".join, zip(*parts))]
+        pieces = [_hash_codes(chunk[name], kind) for name, kind in columns.items()]
+        hashes += [hashlib.md5(text.encode("utf-8")).hexdigest() for text in _join_rows(pieces, len(chunk), "|")]
     return pd.Series(hashes, index=frame.index, dtype=object)
 
 
@@ -354,9 +404,14 @@ def to_pandas(relation):
 
 
 def is_duckdb(session):
-    # duckdb 2.x defines its connection class in the extension module `_duckdb`, so the leading
-    # underscore is stripped (the contract's `== "duckdb"` alone is False for a real connection).
-    return type(session).__module__.split(".")[0].lstrip("_") == "duckdb"
+    """A DuckDB connection or cursor, also behind dbt-duckdb's wrappers (DuckDBCursorWrapper,
+    RetryableCursor: the session `dbt run` hands a model), which keep the DuckDB cursor in `_cursor`.
+    duckdb 2.x defines its classes in the extension module `_duckdb` (hence the stripped `_`)."""
+    for _ in range(4):
+        if type(session).__module__.split(".")[0].lstrip("_") == "duckdb":
+            return True
+        session = getattr(session, "_cursor", None)
+    return False
 
 
 def to_engine(frame, session, column_types):
@@ -438,15 +493,25 @@ def select_tier(candidates, default):
 
     candidates: list of (values, label), highest tier first. Returns (float64 values, labels).
     """
+    values, tiers = _select_tiers(candidates, default)
+    return values, _tier_labels(candidates)[tiers]
+
+
+def _tier_labels(candidates):
+    return np.array(["default"] + [label for _, label in candidates], dtype=object)
+
+
+def _select_tiers(candidates, default):
+    """select_tier's values and, per row, the tier chosen: 0 for the default, i for the i-th candidate."""
     rows = len(_as_float(candidates[0][0]))
     values = np.full(rows, float(default))
-    labels = np.full(rows, "default", dtype=object)
-    for candidate, label in reversed(candidates):
-        candidate = _as_float(candidate)
+    tiers = np.zeros(rows, dtype=np.int8)
+    for tier in range(len(candidates), 0, -1):
+        candidate = _as_float(candidates[tier - 1][0])
         present = ~np.isnan(candidate)
         values = np.where(present, candidate, values)
-        labels = np.where(present, label, labels)
-    return values, labels
+        tiers[present] = tier
+    return values, tiers
 
 
 def rest_advantage(days_rest, opponent_days_rest):
@@ -515,6 +580,12 @@ def team_win_pct(team_games, team_wins):
 
 def assemble_features(inputs):
     """Returns (features n x 25 float64, labels n x 25) in FEATURE_NAMES order."""
+    features, codes = _assemble_features(inputs)
+    return features, LABELS[codes]
+
+
+def _assemble_features(inputs):
+    """assemble_features with label codes (n x 25 int8) instead of label strings."""
     games = _numbers(inputs, "p3_games_last_10")
     points = np.column_stack([_numbers(inputs, f"p3_points_{rank}") for rank in range(1, 6)])
     calculated = {
@@ -543,11 +614,12 @@ def assemble_features(inputs):
     for name in FEATURE_NAMES:
         if name in TIERS:
             candidates = [(_numbers(inputs, column) / divisor, label) for column, divisor, label in TIERS[name]]
-            value, label = select_tier(candidates, DEFAULTS[name])
+            value, tiers = _select_tiers(candidates, DEFAULTS[name])
+            label = _label_codes(_tier_labels(candidates))[tiers]
         elif name in calculated:
-            value, label = calculated[name], np.full(len(inputs), "calculated", dtype=object)
+            value, label = calculated[name], np.full(len(inputs), CALCULATED, dtype=np.int8)
         else:
-            value, label = game_context[name], np.full(len(inputs), "phase3", dtype=object)
+            value, label = game_context[name], np.full(len(inputs), PHASE3, dtype=np.int8)
         values.append(value)
         labels.append(label)
     features = np.column_stack(values).astype("float64") if values else np.empty((0, FEATURE_COUNT))
@@ -562,32 +634,44 @@ def assemble_features(inputs):
 # ---------------------------------------------------------------------------------------------------
 
 
+def _label_codes(labels):
+    """Label strings (any shape) -> label codes (int8), unknown labels -> UNKNOWN_LABEL; codes pass through."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "iu":
+        return labels.astype(np.int8)
+    codes = np.full(labels.shape, UNKNOWN_LABEL, dtype=np.int8)
+    for code, label in enumerate(LABELS):
+        codes[labels == label] = code
+    return codes
+
+
 def _label_matrix(labels):
-    matrix = np.asarray(labels, dtype=object)
+    matrix = _label_codes(labels)
     return matrix.reshape(1, -1) if matrix.ndim == 1 else matrix
 
 
 def quality_score(labels):
-    """Mean of the per-feature weights, rounded half away to 2 dp; 0.0 for an empty label set."""
+    """Mean of the per-feature weights, rounded half away to 2 dp; 0.0 for an empty label set.
+    labels: n x k label strings or label codes."""
     matrix = _label_matrix(labels)
     if matrix.shape[1] == 0:
         return np.zeros(matrix.shape[0])
-    weights = np.full(matrix.shape, UNKNOWN_WEIGHT)
-    for label, weight in WEIGHTS.items():
-        weights[matrix == label] = weight
+    weights = LABEL_WEIGHTS[matrix]
     return round_half_away(pd.Series(weights.sum(axis=1) / matrix.shape[1]), 2).to_numpy()
 
 
+DATA_SOURCES = np.array(["phase4", "phase4_partial", "phase3", "mixed", "unknown"], dtype=object)
+
+
 def data_source(labels):
-    """phase4 (>= 90% Phase 4), phase4_partial (>= 50%), phase3 (>= 50% Phase 3), else mixed."""
+    """phase4 (>= 90% Phase 4), phase4_partial (>= 50%), phase3 (>= 50% Phase 3), else mixed.
+    labels: n x k label strings or label codes."""
     matrix = _label_matrix(labels)
     if matrix.shape[1] == 0:
-        return np.full(matrix.shape[0], "unknown", dtype=object)
-    phase4 = (matrix == "phase4").sum(axis=1) / matrix.shape[1]
-    phase3 = (matrix == "phase3").sum(axis=1) / matrix.shape[1]
-    return np.select(
-        [phase4 >= 0.90, phase4 >= 0.50, phase3 >= 0.50], ["phase4", "phase4_partial", "phase3"], "mixed"
-    ).astype(object)
+        return DATA_SOURCES[np.full(matrix.shape[0], 4)]
+    phase4 = (matrix == PHASE4).sum(axis=1) / matrix.shape[1]
+    phase3 = (matrix == PHASE3).sum(axis=1) / matrix.shape[1]
+    return DATA_SOURCES[np.select([phase4 >= 0.90, phase4 >= 0.50, phase3 >= 0.50], [0, 1, 2], 3)]
 
 
 def quality_tier(scores):
@@ -661,7 +745,7 @@ def _constant(inputs, value):
 
 def feature_rows(inputs):
     """Output rows (without hash, timing and timestamps) of the rows past the early season."""
-    features, labels = assemble_features(inputs)
+    features, labels = _assemble_features(inputs)
     scores = quality_score(labels)
     rows = _context_columns(inputs)
     rows["features"] = pd.Series(list(features), index=inputs.index, dtype=object)
@@ -728,10 +812,15 @@ def build_rows(inputs):
 
 def unique_inputs(inputs):
     """game_date as DATE values and one row per key (smallest game_id wins; decision 9)."""
-    inputs = inputs.assign(game_date=_dates(inputs, "game_date"))
+    inputs = inputs.reset_index(drop=True)
     order = [column for column in KEY + ["game_id"] if column in inputs.columns]
-    inputs = inputs.sort_values(order, kind="stable", na_position="last")
-    return inputs.drop_duplicates(KEY, keep="first").reset_index(drop=True)
+    # sort and deduplicate on the key columns only (game_date as a day), then take the rows once
+    keys = inputs[order].assign(game_date=pd.to_datetime(inputs["game_date"]).dt.normalize())
+    keys = keys.sort_values(order, kind="stable", na_position="last")
+    rows = keys.index[~keys.duplicated(KEY, keep="first")].to_numpy()
+    if not np.array_equal(rows, np.arange(len(inputs))):
+        inputs = inputs.take(rows).reset_index(drop=True)
+    return inputs.assign(game_date=_dates(inputs, "game_date"))
 
 
 def read_stored_rows(session, this, inputs):
@@ -744,21 +833,25 @@ def read_stored_rows(session, this, inputs):
     return to_pandas(session.sql(query))
 
 
-def _is_missing(value):
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, np.ndarray)) else False
-    except (TypeError, ValueError):
-        return False
+def _float_lists(values):
+    """Stored float arrays as float ndarrays with NaN for NULL elements (DuckDB returns a MaskedArray
+    for an array holding NULLs; only those are converted); a NULL array stays None."""
+    arrays = values.to_numpy(dtype=object).copy()
+    arrays[values.isna().to_numpy(dtype=bool)] = None
+    masked = np.fromiter(map(isinstance, arrays, repeat(np.ma.MaskedArray)), dtype=bool, count=len(arrays))
+    if masked.any():
+        filled = [np.ma.filled(array.astype("float64"), np.nan) for array in arrays[masked]]
+        arrays[masked] = pd.Series(filled, dtype=object).to_numpy()
+    return pd.Series(arrays, index=values.index, dtype=object)
 
 
-def _float_list(value):
-    return None if _is_missing(value) else np.ma.filled(np.ma.asarray(value, dtype="float64"), np.nan)
-
-
-def _string_list(value):
-    return None if _is_missing(value) else [None if _is_missing(item) else str(item) for item in list(value)]
+def _string_lists(values):
+    """Stored string arrays (ndarrays or lists) as lists; a NULL array stays None."""
+    arrays = values.to_numpy(dtype=object).copy()
+    present = ~values.isna().to_numpy(dtype=bool)
+    arrays[~present] = None
+    arrays[present] = pd.Series(list(map(list, arrays[present])), dtype=object).to_numpy()
+    return pd.Series(arrays, index=values.index, dtype=object)
 
 
 def split_unchanged(inputs, stored):
@@ -770,9 +863,9 @@ def split_unchanged(inputs, stored):
     probe = inputs.loc[inputs["input_fingerprint"].notna(), KEY + ["input_fingerprint"]]
     reused = probe.merge(stored[stored["input_fingerprint"].notna()], on=KEY + ["input_fingerprint"])
     reused = reused[list(OUTPUT_TYPES)].assign(
-        features=reused["features"].map(_float_list),
-        feature_names=reused["feature_names"].map(_string_list),
-        data_quality_issues=reused["data_quality_issues"].map(_string_list),
+        features=_float_lists(reused["features"]),
+        feature_names=_string_lists(reused["feature_names"]),
+        data_quality_issues=_string_lists(reused["data_quality_issues"]),
         **{name: _timestamps(reused, name) for name, kind in OUTPUT_TYPES.items() if kind.startswith("timestamp")},
     )
     done = inputs[KEY].merge(reused[KEY], on=KEY, how="left", indicator=True)["_merge"].eq("both").to_numpy()

@@ -9,6 +9,8 @@ import csv
 import datetime as dt
 import hashlib
 import importlib.util
+import math
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -740,6 +742,21 @@ def test_is_duckdb():
     assert m.is_duckdb(object()) is False
 
 
+def test_is_duckdb_sees_through_the_session_dbt_duckdb_hands_a_model():
+    """`dbt run` passes DuckDBCursorWrapper (or RetryableCursor) around the DuckDB cursor: to_engine
+    must still take the DuckDB path (declared types), not the pandas one."""
+    from dbt.adapters.duckdb.environments import RetryableCursor
+    from dbt.adapters.duckdb.environments.local import DuckDBCursorWrapper
+
+    cursor = duckdb.connect().cursor()
+    for session in (DuckDBCursorWrapper(cursor), RetryableCursor(DuckDBCursorWrapper(cursor), 1, [])):
+        assert m.is_duckdb(session) is True
+        relation = m.to_engine(m.build_rows(frame(full_row())), session, m.OUTPUT_TYPES)
+        assert isinstance(relation, duckdb.DuckDBPyRelation)
+        types = dict(zip(relation.columns, map(str, relation.types)))
+        assert (types["feature_quality_score"], types["insufficient_data_reason"]) == ("DECIMAL(5,2)", "VARCHAR")
+
+
 def test_to_engine_on_duckdb_keeps_legacy_types():
     con = duckdb.connect()
     rows = m.build_rows(frame(full_row(), full_row(player_lookup="early", early_season_flag=True)))
@@ -900,3 +917,210 @@ def test_fingerprint_skip_outside_incremental_recomputes_everything():
     con.sql("update ml_feature_store_v2 set data_hash = 'stored-hash-a'")
     again = m.model(FakeDbt(con, is_incremental=False), con).fetchall()
     assert again[0][list(m.OUTPUT_TYPES).index("data_hash")] != "stored-hash-a"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Vectorised row hash == the straightforward per-value reference (the pre-vectorisation definition)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _reference_is_missing(value):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, np.ndarray)) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def _reference_round_half_away(value):
+    magnitude = abs(value)
+    whole = math.floor(magnitude)
+    if magnitude - whole >= 0.5:
+        whole += 1
+    return int(whole) if value >= 0 else -int(whole)
+
+
+def reference_hash_text(value, kind):
+    """The row-hash text of one value, one Python call per value (docs/python_model_contract.md table)."""
+    if _reference_is_missing(value):
+        return "<null>"
+    if kind == "string":
+        return str(value)
+    if kind == "int":
+        return str(int(value))
+    if kind == "bool":
+        return "true" if bool(value) else "false"
+    if kind == "float":
+        return str(_reference_round_half_away(float(value) * 1e6))
+    if kind == "date":
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    if kind == "timestamp":
+        ts = pd.Timestamp(value)
+        ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+        return str(int((ts - pd.Timestamp("1970-01-01")) // pd.Timedelta(microseconds=1)))
+    element_kind = "float" if kind == "float_array" else "string"
+    return "[" + ",".join(reference_hash_text(v, element_kind) for v in value) + "]"
+
+
+def reference_row_hash(frame, columns):
+    texts = ["|".join(reference_hash_text(row[name], kind) for name, kind in columns.items())
+             for row in frame.to_dict("records")]
+    return [hashlib.md5(text.encode("utf-8")).hexdigest() for text in texts]
+
+
+def varied_hash_frame(rows, seed):
+    """Every hash kind in many dtypes: NULLs of every flavour, few and many distinct values,
+    half-way floats, negative zero, pre-epoch and time-zoned stamps, ragged and shared arrays."""
+    rng = np.random.default_rng(seed)
+    index = np.arange(rows)
+
+    def choose(values, nulls=(None,), null_share=0.15):
+        picked = [values[k] for k in rng.integers(0, len(values), rows)]
+        return pd.Series([rng.choice(nulls) if rng.random() < null_share else v for v in picked], dtype=object)
+
+    halves = (rng.integers(-10**6, 10**6, rows) + 0.5) / 1e6  # x.5 millionths: round half away
+    scale = 10.0 ** rng.integers(0, 9, rows)
+    floats = np.round(rng.normal(0, 100, rows) * scale) / scale
+    floats[:: 7] = halves[:: 7]
+    floats[1:: 11] = -0.0
+    floats[2:: 13] = np.nan
+    floats[3:: 17] = rng.choice([1e12, -1e12, 1e-7, -5e-7, 5e-7, 2.5e-6, 0.1, 1e-05], len(floats[3:: 17]))
+    naive = pd.Timestamp("1969-12-31 12:00") + pd.to_timedelta(rng.integers(-10**15, 10**17, rows), unit="ns")
+    naive = pd.Series(naive).mask(pd.Series(rng.random(rows) < 0.1))
+    shared_list, shared_floats = ["a", "b|c"], [1.5, None]
+    string_arrays = [shared_list, [], None, ["x", None, "é"], np.array(["q", "r"], dtype=object), ["", "<null>"]]
+    float_arrays = [shared_floats, [], None, [np.nan, -0.0, 2.5e-6], np.array([1e-7, -1.0]), (0.1,), [None],
+                    [pd.NA, Decimal("0.5")]]
+    fixed = rng.normal(0, 50, (rows, 25)).round(2)
+    fixed[:, 4] = rng.integers(0, 3, rows)
+    fixed[5:: 9] = np.nan
+    return pd.DataFrame({
+        "s_low": choose(["alpha", "beta", "gamma", "", "é中"], nulls=(None, np.nan)),
+        "s_high": pd.Series([f"p{k}|é{rng.integers(10**6)}" for k in index], dtype=object).mask(index % 13 == 0),
+        "s_str": pd.Series([f"v{k}" for k in rng.integers(0, 10**6, rows)], dtype="str").mask(index % 5 == 0),
+        "s_str_low": pd.Series(rng.choice(["x", "y"], rows), dtype="str").mask(index % 6 == 0),
+        "s_mixed": choose([1, 2.5, -0.0, 1e16, True, Decimal("1.10"), "t", np.int64(7), dt.date(2021, 1, 2)]),
+        "m_mid": pd.Series([f"m{k % 80}" for k in index], dtype=object),
+        "i_mid": (index % 80) * 3,
+        "i64": rng.integers(-2**62, 2**62, rows),
+        "i_nullable": pd.array(np.where(index % 4 == 0, None, rng.integers(-50, 50, rows)), dtype="Int64"),
+        "i_float": np.where(index % 9 == 0, np.nan, rng.normal(0, 1000, rows)),
+        "i_object": choose([7, -3, np.int64(12), 7.9, -7.9, True, Decimal("4.5")]),
+        "i_bool": rng.random(rows) < 0.5,
+        "b_bool": rng.random(rows) < 0.3,
+        "b_nullable": pd.array(np.where(index % 5 == 0, None, rng.random(rows) < 0.5), dtype="boolean"),
+        "b_object": choose([True, False, np.bool_(True), np.bool_(False), 0, 1.5, "false"], nulls=(None, pd.NA)),
+        "b_float": np.where(index % 3 == 0, np.nan, rng.integers(0, 3, rows) / 2),
+        "f64": floats,
+        "f_low": rng.choice([0.0, 0.5, -1.25, 97.0], rows),
+        "f_nullable": pd.array(np.where(index % 4 == 1, None, rng.integers(-10, 10, rows)), dtype="Int64"),
+        "f_object": choose([Decimal("1.25"), 3, 2.5, -0.0000005, np.float64(0.35)], nulls=(None, np.nan, pd.NA)),
+        "d_naive": naive,
+        "d_object": choose([dt.date(2021, 11, 20), dt.date(1969, 12, 31), dt.date(2000, 2, 29)], nulls=(None, pd.NaT)),
+        "d_zoned": naive.dt.tz_localize("America/New_York", nonexistent="shift_forward", ambiguous="NaT"),
+        "t_utc": naive.dt.tz_localize("UTC").dt.as_unit("us"),
+        "t_zoned": naive.dt.tz_localize("UTC").dt.tz_convert("Europe/Paris"),
+        "t_naive": naive,
+        "t_seconds": naive.dt.floor("s").dt.as_unit("s"),
+        "fa_ragged": choose(float_arrays, null_share=0.0),
+        "fa_fixed": pd.Series(list(fixed), dtype=object).mask(index % 10 == 0),
+        "sa_ragged": choose(string_arrays, null_share=0.0),
+        "sa_lists": pd.Series([[f"n{k % 3}", "z"] for k in index], dtype=object),
+    })
+
+
+VARIED_KINDS = {
+    "s_low": "string", "s_high": "string", "s_str": "string", "s_str_low": "string", "s_mixed": "string",
+    "m_mid": "string", "i_mid": "int", "i64": "int", "i_nullable": "int", "i_float": "int", "i_object": "int",
+    "i_bool": "int", "b_bool": "bool", "b_nullable": "bool", "b_object": "bool", "b_float": "bool",
+    "f64": "float", "f_low": "float", "f_nullable": "float", "f_object": "float", "d_naive": "date",
+    "d_object": "date", "d_zoned": "date", "t_utc": "timestamp", "t_zoned": "timestamp", "t_naive": "timestamp",
+    "t_seconds": "timestamp", "fa_ragged": "float_array", "fa_fixed": "float_array", "sa_ragged": "string_array",
+    "sa_lists": "string_array",
+}
+
+
+@pytest.mark.parametrize("name", list(VARIED_KINDS))
+def test_hash_texts_of_each_column_equal_the_per_value_reference(name):
+    data = varied_hash_frame(3000, seed=len(name))
+    kind = VARIED_KINDS[name]
+    codes, texts = m._hash_codes(data[name], kind)
+    assert list(texts[codes]) == [reference_hash_text(value, kind) for value in data[name]]
+
+
+@pytest.mark.parametrize("seed, rows, chunk", [(1, 3000, 1000), (2, 2500, 50_000), (3, 7, 3), (4, 1, 50_000)])
+def test_row_hash_equals_the_per_value_reference_on_varied_data(monkeypatch, seed, rows, chunk):
+    monkeypatch.setattr(m, "HASH_CHUNK_ROWS", chunk)
+    data = varied_hash_frame(rows, seed).set_index(np.arange(rows) * 2 + 5)  # any index
+    hashes = m.row_hash(data, VARIED_KINDS)
+    assert hashes.index.equals(data.index)
+    assert hashes.tolist() == reference_row_hash(data, VARIED_KINDS)
+
+
+@pytest.mark.parametrize("name", list(VARIED_KINDS))
+def test_hash_text_of_single_values_equals_the_reference(name):
+    data = varied_hash_frame(40, seed=7)
+    for value in data[name]:
+        assert m.hash_text(value, VARIED_KINDS[name]) == reference_hash_text(value, VARIED_KINDS[name])
+
+
+def test_round_half_away_is_exact_at_the_half_and_refuses_what_bigint_cannot_hold():
+    values = np.array([2.5, -2.5, 2.4999, 0.5, 0.49999999999999994, -0.0, 4503599627370497.0, 1e18])
+    assert m._round_half_away(values).tolist() == [_reference_round_half_away(v) for v in values]
+    for bad in (np.inf, -np.inf, np.nan, 1e19):
+        with pytest.raises(OverflowError):
+            m._round_half_away(np.array([bad]))
+    with pytest.raises(OverflowError):  # the SQL cast to BIGINT fails as well
+        m.row_hash(pd.DataFrame({"f": [1e13]}), {"f": "float"})
+    with pytest.raises(OverflowError):
+        m.row_hash(pd.DataFrame({"i": [1e19]}), {"i": "int"})
+
+
+def random_inputs(rows, seed):
+    """Input rows around full_row with random values, NULLs (None or NaN), duplicate keys and early dates."""
+    rng = np.random.default_rng(seed)
+    data = pd.DataFrame([full_row()] * rows)
+    for name in PHASE4_AND_PHASE3_COLUMNS + ["days_rest", "opponent_days_rest", "p3_games_last_10", "team_season_games",
+                                             "team_season_wins", "completeness_percentage"]:
+        values = (rng.uniform(0, 2, rows) * float(full_row()[name] or 1.0)).round(rng.integers(0, 4)).astype(object)
+        values[rng.random(rows) < 0.15] = None
+        values[rng.random(rows) < 0.05] = np.nan
+        data[name] = values
+    for name in ["is_home", "back_to_back", "daily_cache_ready", "composite_ready", "shot_zone_ready",
+                 "team_defense_ready", "own_data_ready", "season_boundary_detected"]:
+        data[name] = pd.Series(rng.choice([True, False, None], rows), dtype=object)
+    data["early_season_flag"] = rng.random(rows) < 0.1
+    data["season_phase"] = rng.choice(["mid", "PLAYOFFS", None], rows)
+    data["player_status"] = rng.choice(["available", "Questionable", "out", None, "weird"], rows)
+    data["player_lookup"] = [f"player{k}" for k in rng.integers(0, rows // 3 + 1, rows)]
+    data["game_date"] = pd.Timestamp("2024-10-20") + pd.to_timedelta(rng.integers(0, 200, rows), unit="D")
+    data["game_id"] = [f"g{k}" for k in rng.integers(0, 10**6, rows)]
+    data["input_fingerprint"] = [f"fp{k}" for k in rng.integers(0, 10**9, rows)]
+    return data
+
+
+def test_data_hash_of_random_rows_equals_the_per_value_reference():
+    rows = m.build_rows(m.unique_inputs(random_inputs(3000, seed=3)))
+    assert rows["early_season_flag"].any() and not rows["early_season_flag"].all()
+    assert rows["data_hash"].tolist() == reference_row_hash(rows, m.HASH_COLUMNS)
+
+
+def test_unique_inputs_equals_sort_then_drop_duplicates():
+    inputs = random_inputs(2000, seed=4)
+    expected = inputs.assign(game_date=m._dates(inputs, "game_date")).sort_values(
+        ["player_lookup", "game_date", "game_id"], kind="stable", na_position="last"
+    ).drop_duplicates(["player_lookup", "game_date"], keep="first").reset_index(drop=True)
+    pd.testing.assert_frame_equal(m.unique_inputs(inputs), expected)
+
+
+def _contract_block(source):
+    """The contract helpers of a model file: from NULL_TOKEN to the next section rule."""
+    start = source.index('NULL_TOKEN = "<null>"')
+    return source[start:source.index("\n# ---", start)].rstrip() + "\n"
+
+
+def test_contract_helpers_are_identical_in_both_models_and_in_the_contract_doc():
+    block = _contract_block(MODEL_PATH.read_text())
+    assert _contract_block((ROOT / "models" / "precompute" / "player_composite_factors.py").read_text()) == block
+    assert "```python\n" + block + "```" in (ROOT / "docs" / "python_model_contract.md").read_text()

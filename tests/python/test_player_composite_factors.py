@@ -585,6 +585,18 @@ def test_to_engine_full_output_types():
                                       ("lebronjames", GAME_DATE, Decimal("4.3"), Decimal("6.35"))]
 
 
+def test_to_engine_takes_the_duckdb_path_for_the_session_dbt_duckdb_hands_a_model():
+    """`dbt run` passes a DuckDBCursorWrapper: all-NULL text columns must still come out VARCHAR
+    (not DuckDB's "NULL" type, which a later merge cannot insert into) and scores DECIMAL."""
+    from dbt.adapters.duckdb.environments.local import DuckDBCursorWrapper
+
+    session = DuckDBCursorWrapper(duckdb.connect().cursor())
+    relation = pcf.to_engine(pcf.compute_factors(rows({})), session, pcf.OUTPUT_COLUMNS)
+    types = dict(zip(relation.columns, map(str, relation.types)))
+    assert (types["warning_details"], types["insufficient_data_reason"]) == ("VARCHAR", "VARCHAR")
+    assert types["shot_zone_mismatch_score"] == "DECIMAL(4,1)"
+
+
 def test_to_engine_elsewhere_returns_pandas_with_dates():
     frame = pd.DataFrame({"d": pd.to_datetime(["2021-11-20"]), "x": [1.5]})
     out = pcf.to_engine(frame, object(), {"x": "decimal(3,1)", "d": "date"})
@@ -691,3 +703,311 @@ def test_model_incremental_with_all_fingerprints_unchanged_recomputes_nothing(mo
     assert list(result) == ["lebronjames"]
     assert result["lebronjames"]["data_hash"] == "stored-hash"
     assert result["lebronjames"]["total_composite_adjustment"] == Decimal("6.35")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Vectorised row hash == the straightforward per-value reference (the pre-vectorisation definition)
+# ---------------------------------------------------------------------------------------------------
+
+
+def _reference_is_missing(value):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, np.ndarray)) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def _reference_round_half_away(value):
+    magnitude = abs(value)
+    whole = math.floor(magnitude)
+    if magnitude - whole >= 0.5:
+        whole += 1
+    return int(whole) if value >= 0 else -int(whole)
+
+
+def reference_hash_text(value, kind):
+    """The row-hash text of one value, one Python call per value (docs/python_model_contract.md table)."""
+    if _reference_is_missing(value):
+        return "<null>"
+    if kind == "string":
+        return str(value)
+    if kind == "int":
+        return str(int(value))
+    if kind == "bool":
+        return "true" if bool(value) else "false"
+    if kind == "float":
+        return str(_reference_round_half_away(float(value) * 1e6))
+    if kind == "date":
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    if kind == "timestamp":
+        ts = pd.Timestamp(value)
+        ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
+        return str(int((ts - pd.Timestamp("1970-01-01")) // pd.Timedelta(microseconds=1)))
+    element_kind = "float" if kind == "float_array" else "string"
+    return "[" + ",".join(reference_hash_text(v, element_kind) for v in value) + "]"
+
+
+def reference_row_hash(frame, columns):
+    texts = ["|".join(reference_hash_text(row[name], kind) for name, kind in columns.items())
+             for row in frame.to_dict("records")]
+    return [hashlib.md5(text.encode("utf-8")).hexdigest() for text in texts]
+
+
+def varied_hash_frame(rows, seed):
+    """Every hash kind in many dtypes: NULLs of every flavour, few and many distinct values,
+    half-way floats, negative zero, pre-epoch and time-zoned stamps, ragged and shared arrays."""
+    rng = np.random.default_rng(seed)
+    index = np.arange(rows)
+
+    def choose(values, nulls=(None,), null_share=0.15):
+        picked = [values[k] for k in rng.integers(0, len(values), rows)]
+        return pd.Series([rng.choice(nulls) if rng.random() < null_share else v for v in picked], dtype=object)
+
+    halves = (rng.integers(-10**6, 10**6, rows) + 0.5) / 1e6  # x.5 millionths: round half away
+    scale = 10.0 ** rng.integers(0, 9, rows)
+    floats = np.round(rng.normal(0, 100, rows) * scale) / scale
+    floats[:: 7] = halves[:: 7]
+    floats[1:: 11] = -0.0
+    floats[2:: 13] = np.nan
+    floats[3:: 17] = rng.choice([1e12, -1e12, 1e-7, -5e-7, 5e-7, 2.5e-6, 0.1, 1e-05], len(floats[3:: 17]))
+    naive = pd.Timestamp("1969-12-31 12:00") + pd.to_timedelta(rng.integers(-10**15, 10**17, rows), unit="ns")
+    naive = pd.Series(naive).mask(pd.Series(rng.random(rows) < 0.1))
+    shared_list, shared_floats = ["a", "b|c"], [1.5, None]
+    string_arrays = [shared_list, [], None, ["x", None, "é"], np.array(["q", "r"], dtype=object), ["", "<null>"]]
+    float_arrays = [shared_floats, [], None, [np.nan, -0.0, 2.5e-6], np.array([1e-7, -1.0]), (0.1,), [None],
+                    [pd.NA, Decimal("0.5")]]
+    fixed = rng.normal(0, 50, (rows, 25)).round(2)
+    fixed[:, 4] = rng.integers(0, 3, rows)
+    fixed[5:: 9] = np.nan
+    return pd.DataFrame({
+        "s_low": choose(["alpha", "beta", "gamma", "", "é中"], nulls=(None, np.nan)),
+        "s_high": pd.Series([f"p{k}|é{rng.integers(10**6)}" for k in index], dtype=object).mask(index % 13 == 0),
+        "s_str": pd.Series([f"v{k}" for k in rng.integers(0, 10**6, rows)], dtype="str").mask(index % 5 == 0),
+        "s_str_low": pd.Series(rng.choice(["x", "y"], rows), dtype="str").mask(index % 6 == 0),
+        "s_mixed": choose([1, 2.5, -0.0, 1e16, True, Decimal("1.10"), "t", np.int64(7), dt.date(2021, 1, 2)]),
+        "m_mid": pd.Series([f"m{k % 80}" for k in index], dtype=object),
+        "i_mid": (index % 80) * 3,
+        "i64": rng.integers(-2**62, 2**62, rows),
+        "i_nullable": pd.array(np.where(index % 4 == 0, None, rng.integers(-50, 50, rows)), dtype="Int64"),
+        "i_float": np.where(index % 9 == 0, np.nan, rng.normal(0, 1000, rows)),
+        "i_object": choose([7, -3, np.int64(12), 7.9, -7.9, True, Decimal("4.5")]),
+        "i_bool": rng.random(rows) < 0.5,
+        "b_bool": rng.random(rows) < 0.3,
+        "b_nullable": pd.array(np.where(index % 5 == 0, None, rng.random(rows) < 0.5), dtype="boolean"),
+        "b_object": choose([True, False, np.bool_(True), np.bool_(False), 0, 1.5, "false"], nulls=(None, pd.NA)),
+        "b_float": np.where(index % 3 == 0, np.nan, rng.integers(0, 3, rows) / 2),
+        "f64": floats,
+        "f_low": rng.choice([0.0, 0.5, -1.25, 97.0], rows),
+        "f_nullable": pd.array(np.where(index % 4 == 1, None, rng.integers(-10, 10, rows)), dtype="Int64"),
+        "f_object": choose([Decimal("1.25"), 3, 2.5, -0.0000005, np.float64(0.35)], nulls=(None, np.nan, pd.NA)),
+        "d_naive": naive,
+        "d_object": choose([dt.date(2021, 11, 20), dt.date(1969, 12, 31), dt.date(2000, 2, 29)], nulls=(None, pd.NaT)),
+        "d_zoned": naive.dt.tz_localize("America/New_York", nonexistent="shift_forward", ambiguous="NaT"),
+        "t_utc": naive.dt.tz_localize("UTC").dt.as_unit("us"),
+        "t_zoned": naive.dt.tz_localize("UTC").dt.tz_convert("Europe/Paris"),
+        "t_naive": naive,
+        "t_seconds": naive.dt.floor("s").dt.as_unit("s"),
+        "fa_ragged": choose(float_arrays, null_share=0.0),
+        "fa_fixed": pd.Series(list(fixed), dtype=object).mask(index % 10 == 0),
+        "sa_ragged": choose(string_arrays, null_share=0.0),
+        "sa_lists": pd.Series([[f"n{k % 3}", "z"] for k in index], dtype=object),
+    })
+
+
+VARIED_KINDS = {
+    "s_low": "string", "s_high": "string", "s_str": "string", "s_str_low": "string", "s_mixed": "string",
+    "m_mid": "string", "i_mid": "int", "i64": "int", "i_nullable": "int", "i_float": "int", "i_object": "int",
+    "i_bool": "int", "b_bool": "bool", "b_nullable": "bool", "b_object": "bool", "b_float": "bool",
+    "f64": "float", "f_low": "float", "f_nullable": "float", "f_object": "float", "d_naive": "date",
+    "d_object": "date", "d_zoned": "date", "t_utc": "timestamp", "t_zoned": "timestamp", "t_naive": "timestamp",
+    "t_seconds": "timestamp", "fa_ragged": "float_array", "fa_fixed": "float_array", "sa_ragged": "string_array",
+    "sa_lists": "string_array",
+}
+
+
+@pytest.mark.parametrize("name", list(VARIED_KINDS))
+def test_hash_texts_of_each_column_equal_the_per_value_reference(name):
+    data = varied_hash_frame(3000, seed=len(name))
+    kind = VARIED_KINDS[name]
+    codes, texts = pcf._hash_codes(data[name], kind)
+    assert list(texts[codes]) == [reference_hash_text(value, kind) for value in data[name]]
+
+
+@pytest.mark.parametrize("seed, rows, chunk", [(1, 3000, 1000), (2, 2500, 50_000), (3, 7, 3), (4, 1, 50_000)])
+def test_row_hash_equals_the_per_value_reference_on_varied_data(monkeypatch, seed, rows, chunk):
+    monkeypatch.setattr(pcf, "HASH_CHUNK_ROWS", chunk)
+    data = varied_hash_frame(rows, seed).set_index(np.arange(rows) * 2 + 5)  # any index
+    hashes = pcf.row_hash(data, VARIED_KINDS)
+    assert hashes.index.equals(data.index)
+    assert hashes.tolist() == reference_row_hash(data, VARIED_KINDS)
+
+
+@pytest.mark.parametrize("name", list(VARIED_KINDS))
+def test_hash_text_of_single_values_equals_the_reference(name):
+    data = varied_hash_frame(40, seed=7)
+    for value in data[name]:
+        assert pcf.hash_text(value, VARIED_KINDS[name]) == reference_hash_text(value, VARIED_KINDS[name])
+
+
+def test_round_half_away_is_exact_at_the_half_and_refuses_what_bigint_cannot_hold():
+    values = np.array([2.5, -2.5, 2.4999, 0.5, 0.49999999999999994, -0.0, 4503599627370497.0, 1e18])
+    assert pcf._round_half_away(values).tolist() == [_reference_round_half_away(v) for v in values]
+    for bad in (np.inf, -np.inf, np.nan, 1e19):
+        with pytest.raises(OverflowError):
+            pcf._round_half_away(np.array([bad]))
+    with pytest.raises(OverflowError):  # the SQL cast to BIGINT fails as well
+        pcf.row_hash(pd.DataFrame({"f": [1e13]}), {"f": "float"})
+    with pytest.raises(OverflowError):
+        pcf.row_hash(pd.DataFrame({"i": [1e19]}), {"i": "int"})
+
+
+# ------------------------------------------------------------------------------------------
+# Vectorised JSON == json.dumps; model outputs on random rows == the per-value references
+# ------------------------------------------------------------------------------------------
+
+JSON_FLOATS = [0.0, -0.0, 1e-05, 0.1, 100.0, 1e16, 1e-07, 123456789.123, 5e-324, 1.7976931348623157e308, -2.5,
+               1 / 3, 2.0 ** 53, 0.30000000000000004, 1e22, 9.999999999999999e15, 0.0001]
+JSON_STRINGS = ["paint", "mid_range", 'a "quoted" \\ back/slash', "é中 😀", "tab\tnew\nline\x00\x1f", "", "unknown",
+                "<null>", "\u2028"]
+
+
+def varied_json_frame(rows, seed):
+    rng = np.random.default_rng(seed)
+    index = np.arange(rows)
+    bits = rng.integers(-2**63, 2**63 - 1, rows, dtype=np.int64).view(np.float64)
+    special = rng.choice(JSON_FLOATS, rows) * rng.choice([1.0, -1.0], rows)
+    scale = 10.0 ** rng.integers(0, 7, rows)
+    return pd.DataFrame({
+        "bits": np.where(np.isfinite(bits), bits, 0.5),
+        "mixed": np.where(index % 3 == 0, special, np.round(rng.normal(0, 300, rows) * scale) / scale),
+        "low": rng.choice([0.0, -0.0, 1.75, 100.0], rows),
+        "non_finite": rng.choice([np.nan, np.inf, -np.inf, 1.5], rows),
+        "int": rng.integers(-10**15, 10**15, rows),
+        "small": rng.integers(0, 5, rows).astype("int32"),
+        "flag": rng.random(rows) < 0.5,
+        "text": pd.Series(rng.choice(JSON_STRINGS, rows), dtype=object),
+        "text_str": pd.Series(rng.choice(JSON_STRINGS, rows), dtype="str"),
+        "text_many": pd.Series([f"z{k}\"é{rng.integers(10**9)}" for k in index], dtype=object),
+        "text_null": pd.Series(rng.choice(["a", None], rows), dtype=object),
+        "objects": pd.Series([[1, "a", 2.5, None, True, -0.0][k % 6] for k in index], dtype=object),
+    })
+
+
+@pytest.mark.parametrize("seed, rows", [(1, 4000), (2, 1), (3, 17)])
+def test_json_records_equal_json_dumps_of_each_record(seed, rows):
+    data = varied_json_frame(rows, seed)
+    texts = pcf.json_records({name: pcf.json_codes(data[name]) for name in data.columns})
+    assert list(texts) == [json.dumps(record) for record in data.to_dict("records")]
+
+
+def test_json_codes_round_trips_random_float_bit_patterns():
+    floats = np.random.default_rng(5).integers(-2**63, 2**63 - 1, 20000, dtype=np.int64).view(np.float64)
+    codes, texts = pcf.json_codes(pd.Series(floats))
+    assert list(texts[codes]) == [json.dumps(float(value)) for value in floats]
+
+
+def test_json_label_lists_and_joined_labels_equal_the_straightforward_rendering():
+    rng = np.random.default_rng(9)
+    flags = {label: pd.Series(rng.random(500) < share)
+             for label, share in [("back_to_back: -15", 0.5), ('odd "label"', 0.2), ("é", 0.9), ("x", 0.0)]}
+    chosen = [[label for label, mask in flags.items() if mask[row]] for row in range(500)]
+    codes, texts = pcf.json_label_lists(flags)
+    assert list(texts[codes]) == [json.dumps(labels) for labels in chosen]
+    assert pcf._label_lists(flags).tolist() == chosen
+    assert pcf._join_labels(flags, "; ").tolist() == ["; ".join(labels) for labels in chosen]
+
+
+def random_inputs(rows, seed):
+    """Input rows around LEBRON with random values and NULLs (None or NaN) in every nullable input."""
+    rng = np.random.default_rng(seed)
+    data = pd.DataFrame([LEBRON] * rows)
+    numbers = {
+        "days_rest": (0, 5, 0), "games_in_last_7_days": (0, 5, 0), "minutes_in_last_7_days": (0, 300, 1),
+        "avg_minutes_per_game_last_7": (0, 45, 2), "back_to_backs_last_14_days": (0, 3, 0), "player_age": (19, 41, 0),
+        "projected_usage_rate": (5, 40, 3), "avg_usage_rate_last_7_games": (0, 40, 3), "star_teammates_out": (0, 3, 0),
+        "pace_differential": (-9, 9, 2), "opponent_pace_last_10": (90, 110, 1), "paint_rate_last_10": (0, 100, 1),
+        "mid_range_rate_last_10": (0, 100, 1), "three_pt_rate_last_10": (0, 100, 1),
+        "paint_defense_vs_league_avg": (-12, 12, 2), "mid_range_defense_vs_league_avg": (-12, 12, 2),
+        "three_pt_defense_vs_league_avg": (-12, 12, 2), "completeness_percentage": (0, 100, 4),
+    }
+    for name, (low, high, decimals) in numbers.items():
+        values = np.round(rng.uniform(low, high, rows), decimals).astype(object)
+        values[rng.random(rows) < 0.1] = None
+        values[rng.random(rows) < 0.05] = np.nan
+        data[name] = values
+    for name in ["back_to_back", "has_shot_zone_row", "has_team_defense_row", "early_season_flag",
+                 "upstream_player_shot_ready", "upstream_team_context_ready", "own_data_ready"]:
+        data[name] = pd.Series(rng.choice([True, False, None], rows), dtype=object)
+    data["primary_scoring_zone"] = rng.choice(["paint", "mid_range", "perimeter", "balanced", None], rows)
+    data["weakest_zone"] = rng.choice(["paint", "mid_range", "perimeter", 'odd "zone" é', None], rows)
+    data["player_lookup"] = [f"player{k}" for k in range(rows)]
+    data["input_fingerprint"] = [f"fp{k}" for k in rng.integers(0, 10**9, rows)]
+    return data
+
+
+def reference_context_columns(frame, fatigue, zone, pace, usage):
+    """The four context JSON columns as built before vectorisation: one typed frame per context and
+    json.dumps of each of its records (frame: normalised inputs; the four unrounded scores)."""
+    def dumps(columns):
+        return [json.dumps(record) for record in pd.DataFrame(columns, index=frame.index).to_dict("records")]
+
+    def label_lists(flags):
+        return [[label for label, mask in flags.items() if mask.iloc[row]] for row in range(len(frame))]
+
+    days_rest, b2b = pcf.safe_int(frame["days_rest"], 0), pcf.safe_bool(frame["back_to_back"], False)
+    games, minutes = pcf.safe_int(frame["games_in_last_7_days"], 0), pcf.safe_float(frame["minutes_in_last_7_days"], 0.0)
+    age = pcf.safe_int(frame["player_age"], 25)
+    projected = pcf.safe_float(frame["projected_usage_rate"], 0.0)
+    baseline = pcf.safe_float(frame["avg_usage_rate_last_7_games"], 0.0)
+    diff = pcf.safe_float(frame["pace_differential"], 0.0)
+    shot_zone = dumps({
+        "player_primary_zone": frame["primary_scoring_zone"].astype(object).where(
+            frame["primary_scoring_zone"].notna(), "unknown"),
+        "primary_zone_frequency": pcf.safe_float(pcf._zone_pick(frame, pcf.ZONE_RATE_COLUMNS), 0.0),
+        "opponent_weak_zone": frame["weakest_zone"].astype(object).where(frame["weakest_zone"].notna(), "unknown"),
+        "opponent_defense_vs_league": pcf.safe_float(pcf._zone_pick(frame, pcf.ZONE_DEFENSE_COLUMNS), 0.0),
+        "mismatch_type": pcf._three_way(zone, 2.0, -2.0, ["favorable", "unfavorable", "neutral"]),
+        "final_score": zone.astype("float64"),
+    })
+    return {
+        "fatigue_context_json": dumps({
+            "days_rest": days_rest, "back_to_back": b2b, "games_last_7": games, "minutes_last_7": minutes,
+            "avg_minutes_pg_last_7": pcf.safe_float(frame["avg_minutes_per_game_last_7"], 0.0),
+            "back_to_backs_last_14": pcf.safe_int(frame["back_to_backs_last_14_days"], 0), "player_age": age,
+            "penalties_applied": label_lists({
+                "back_to_back: -15": b2b, "frequent_games: -10": games >= 4,
+                "heavy_minutes: -10": minutes > 240, "veteran_age: -10": age >= 35}),
+            "bonuses_applied": label_lists({"extra_rest: +5": days_rest >= 3}),
+            "final_score": fatigue.astype("int64"),
+        }),
+        "shot_zone_context_json": [text if ok else json.dumps({"missing_data": True})
+                                   for text, ok in zip(shot_zone, pcf.has_zone_rows(frame))],
+        "pace_context_json": dumps({
+            "pace_differential": diff,
+            "opponent_pace_last_10": pcf.safe_float(frame["opponent_pace_last_10"], 100.0),
+            "league_avg_pace": pcf.LEAGUE_AVG_PACE,
+            "pace_environment": pcf._three_way(diff, 2.0, -2.0, ["fast", "slow", "normal"]),
+            "final_score": pace.astype("float64"),
+        }),
+        "usage_context_json": dumps({
+            "projected_usage_rate": projected, "avg_usage_last_7": baseline, "usage_differential": projected - baseline,
+            "star_teammates_out": pcf.safe_int(frame["star_teammates_out"], 0),
+            "usage_trend": pcf._three_way(projected - baseline, 2.0, -2.0, ["spike", "drop", "stable"]),
+            "final_score": usage.astype("float64"),
+        }),
+    }
+
+
+def test_context_json_and_data_hash_of_random_rows_equal_the_per_value_references():
+    inputs = random_inputs(3000, seed=11)
+    out = pcf.compute_factors(inputs)
+    frame = pcf.normalise_inputs(inputs)
+    fatigue = pcf.fatigue_score(frame)
+    expected = reference_context_columns(frame, fatigue, pcf.shot_zone_mismatch_score(frame), pcf.pace_score(frame),
+                                         pcf.usage_spike_score(frame))
+    for name, texts in expected.items():
+        assert out[name].tolist() == texts, name
+    assert out["data_hash"].tolist() == reference_row_hash(out, pcf.HASH_COLUMNS)
+    assert out["data_hash"].nunique() == len(out)
