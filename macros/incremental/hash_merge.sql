@@ -11,9 +11,10 @@
     when not matched by source and <target window_column inside the run window> then delete
 
   So an unchanged row is never rewritten (its processed_at / updated_at stay), a changed or new
-  row is written, and a row of the window whose entity no longer qualifies is deleted. The window
-  predicate in ON prunes the target scan (BigQuery partitions) and is exactly the model's own row
-  filter, so no source row can miss its target row (no duplicates). The source is deduplicated at
+  row is written, and a row of the window whose entity no longer qualifies is deleted. The source
+  is restricted to the run window too, so the window predicate in ON (which prunes the target scan,
+  BigQuery partitions) is exactly the source's row filter: no source row can miss its target row
+  (no duplicates), whatever rows a model returns. The source is deduplicated at
   the grain by the models and every model has a uniqueness test on its key.
 
   Model config:
@@ -34,7 +35,10 @@
   {%- endif -%}
   {%- set window_predicate = window_filter('dbt_internal_dest.' ~ window_column) -%}
   merge into {{ target }} as dbt_internal_dest
-  using {{ source }} as dbt_internal_source
+  using (
+    select * from {{ source }} as dbt_internal_rows
+    where {{ window_filter('dbt_internal_rows.' ~ window_column) }}
+  ) as dbt_internal_source
   on (
     {%- for key in keys %}
     dbt_internal_source.{{ key }} = dbt_internal_dest.{{ key }} and

@@ -13,3 +13,20 @@
     {%- do log("rows written: " ~ this.identifier ~ " = " ~ result.columns[0].values()[0], info=true) -%}
   {%- endif -%}
 {% endmacro %}
+
+
+{% macro drop_leftover_temp_tables() %}
+  {#-
+    Post-hook of the output tables: dbt-duckdb materializes a Python incremental model's rows in a
+    real table <model>__dbt_tmp<timestamp> (schema main) and never drops it, so every run would leave
+    a full copy in the database file. Drops them; a no-op elsewhere (BigQuery temp tables expire).
+  -#}
+  {%- if execute and target.type == 'duckdb' and model.language == 'python' -%}
+    {%- set leftovers = run_query(
+        "select table_catalog, table_schema, table_name from information_schema.tables"
+        ~ " where table_name like '" ~ this.identifier ~ "__dbt_tmp%' and table_type = 'BASE TABLE'") -%}
+    {%- for row in leftovers.rows -%}
+      {%- do run_query('drop table if exists "' ~ row[0] ~ '"."' ~ row[1] ~ '"."' ~ row[2] ~ '"') -%}
+    {%- endfor -%}
+  {%- endif -%}
+{% endmacro %}

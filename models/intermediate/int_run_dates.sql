@@ -1,4 +1,11 @@
 {{ config(materialized='table', post_hook="{{ log_run_dates() }}") }}
+-- The completeness gates tested on this model read every staged source; these refs make every
+-- output model downstream of all of them, so a failing gate skips all five tables.
+-- depends_on: {{ ref('stg_nba_analytics__player_game_summary') }}
+-- depends_on: {{ ref('stg_nba_analytics__team_offense_game_summary') }}
+-- depends_on: {{ ref('stg_nba_analytics__team_defense_game_summary') }}
+-- depends_on: {{ ref('stg_nba_analytics__upcoming_player_game_context') }}
+-- depends_on: {{ ref('stg_nba_analytics__upcoming_team_game_context') }}
 -- The dates this run processes: every scheduled game date inside the run window (spec §4), with
 -- its season and the early-season flags shared by the five output tables. Without date vars the
 -- window ends at the latest date the upcoming context holds (the next slate).
