@@ -13,14 +13,18 @@
 3. Every rendered statement is parsed with sqlfluff's BigQuery dialect (raw templater, so no
    database is touched) and must parse completely, plus rules sqlfluff does not enforce:
    no `::` casts, no parameterized types in CAST (BigQuery: "Parameterized types are not allowed
-   in CAST expressions"), only BigQuery function names, no unrendered Jinja. A canary of invalid
-   statements runs first, so the check cannot pass by accepting everything.
+   in CAST expressions"), only BigQuery function names, only unnest() as a table function in
+   FROM, no unrendered Jinja. A canary of invalid statements runs first, so the check cannot
+   pass by accepting everything.
 4. Name resolution on the target named `prod`: sources are `<project>.nba_analytics.*` /
    `<project>.nba_raw.*`, output models are written to `nba_precompute` / `nba_predictions`, and
    every ref/source of a compiled node appears in its compiled SQL under that name.
+5. Unit-test fixtures given as SQL (`format: sql`) are BigQuery SQL too (step 3's rules), unless
+   the unit test is tagged `duckdb_only` (selectors.yml keeps those off BigQuery).
 
-Environment: the dbt commands use DBT_PROFILES_DIR=tests/bigquery and private DBT_TARGET_PATH /
-DBT_LOG_PATH under --work-dir, never the project's target/ or logs/. Exit status 0 only when every
+Environment: the dbt commands use a private DBT_PROFILES_DIR (a copy of
+tests/bigquery/profiles.yml.template), DBT_TARGET_PATH and DBT_LOG_PATH under --work-dir, never
+the project's profiles.yml, target/ or logs/. Exit status 0 only when every
 check passes; the last line reads `bigquery_check: N passed, M failed`.
 """
 
@@ -39,12 +43,14 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-PROFILES_DIR = PROJECT_DIR / "tests" / "bigquery"
+PROFILES_TEMPLATE = PROJECT_DIR / "tests" / "bigquery" / "profiles.yml.template"
 BQ_PROJECT = "nba-props-platform"
 SOURCE_DATASETS = {"nba_analytics": "nba_analytics", "nba_raw": "nba_raw"}
 OUTPUT_DATASETS = {"precompute": "nba_precompute", "predictions": "nba_predictions"}
 
 # check_window_against_schedule: false keeps the on-run-start hook from reading the schedule.
+DUCKDB_ONLY_TAG = "duckdb_only"  # unit tests with DuckDB-only fixture SQL; selectors.yml keeps them off BigQuery
+
 MODES = {
     "full_refresh": ["--full-refresh"],
     "date": ["--vars", "{date: 2021-11-20, check_window_against_schedule: false}"],
@@ -91,6 +97,9 @@ to_json to_json_string translate trim trunc typeof unicode unix_date unix_micros
 unix_seconds unnest upper var_pop var_samp variance zeroifnull
 """.split())
 
+# Functions allowed directly in FROM (BigQuery table-valued functions this project may use).
+BIGQUERY_TABLE_FUNCTIONS = {"unnest", "appends", "changes", "gap_fill", "range_sessionize", "external_query"}
+
 # Statements that must be rejected; each proves one rule of the checker.
 CANARY_INVALID = {
     "incomplete statement": "select a from b where",
@@ -102,6 +111,7 @@ CANARY_INVALID = {
     "parameterized type in CAST": "select cast(x as numeric(5, 2)) as y from t",
     "DuckDB-only function": "select epoch_us(ts) as y from t",
     "unrendered Jinja": "select {{ ref('x') }}.a from t",
+    "DuckDB table function range()": "select team from range(1, 12) as teams",
 }
 CANARY_VALID = (
     "select safe.parse_date('%Y-%m-%d', s) as d, cast(x as int64) as i, date_add(d, interval 1 day) as e\n"
@@ -150,6 +160,14 @@ def sql_problems(sql: str) -> list[str]:
                 f"parameterized type {segment.raw!r} at L{segment.pos_marker.line_no}"
                 " (BigQuery: parameterized types are not allowed in CAST expressions)"
             )
+    for table_expression in tree.recursive_crawl("table_expression"):
+        for function in table_expression.segments:
+            if function.is_type("function"):
+                name = "".join(f.raw for f in function.segments if f.is_type("function_name")).lower()
+                name = re.sub(r"\s+", "", name).strip("`")
+                if name not in BIGQUERY_TABLE_FUNCTIONS:
+                    problems.append(f"table function {name!r} in FROM at L{function.pos_marker.line_no}"
+                                    " (BigQuery: use unnest(...))")
     for segment in tree.recursive_crawl("function_name"):
         name = re.sub(r"\s+", "", segment.raw).lower().strip("`")
         name = name[5:] if name.startswith("safe.") else name
@@ -171,7 +189,7 @@ def _check_one(item: tuple[str, str]) -> tuple[str, list[str]]:
 def dbt_env(work_dir: Path, name: str) -> dict:
     env = dict(os.environ)
     env.update(
-        DBT_PROFILES_DIR=str(PROFILES_DIR),
+        DBT_PROFILES_DIR=str(work_dir / "profiles"),
         DBT_TARGET_PATH=str(work_dir / f"target-{name}"),
         DBT_LOG_PATH=str(work_dir / "logs" / name),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
@@ -262,6 +280,20 @@ def render_incremental_sql(manifest: dict, work_dir: Path) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 
 
+def unit_test_fixtures(manifest: dict) -> tuple[dict[str, str], list[str]]:
+    """({label: fixture SQL} of every format: sql fixture BigQuery runs, [unit tests tagged duckdb_only])."""
+    fixtures, exempt = {}, []
+    for uid, unit_test in manifest.get("unit_tests", {}).items():
+        tags = set(unit_test.get("tags") or []) | set((unit_test.get("config") or {}).get("tags") or [])
+        if DUCKDB_ONLY_TAG in tags:
+            exempt.append(unit_test["name"])
+            continue
+        for fixture in (unit_test.get("given") or []) + [unit_test.get("expect") or {}]:
+            if fixture.get("format") == "sql" and isinstance(fixture.get("rows"), str):
+                fixtures[f"fixture {fixture.get('input', 'expect')} of {uid}"] = fixture["rows"]
+    return fixtures, sorted(exempt)
+
+
 def quoted(database: str, schema: str, identifier: str) -> str:
     return f"`{database}`.`{schema}`.`{identifier}`"
 
@@ -285,6 +317,26 @@ def resolution_problems(manifest: dict) -> tuple[list[str], list[str]]:
                 problems.append(f"model {node['name']} resolves to {node['relation_name']}, expected {expected}")
             report.append(f"{node['language']:<6} model {node['name']:<30} -> {node['relation_name']}")
     return problems, sorted(report)
+
+
+def table_option_problems(manifest: dict) -> list[str]:
+    """BigQuery limits that only a live table would reveal: descriptions persisted by persist_docs
+    (table <= 16384 characters, column <= 1024) and clustering (at most 4 columns)."""
+    problems = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] not in ("model", "seed") or node["package_name"] != manifest["metadata"]["project_name"]:
+            continue
+        if len(node.get("description") or "") > 16384:
+            problems.append(f"{node['name']}: description has {len(node['description'])} characters (BigQuery: 16384 at most)")
+        for column in (node.get("columns") or {}).values():
+            if len(column.get("description") or "") > 1024:
+                problems.append(f"{node['name']}.{column['name']}: description has {len(column['description'])}"
+                                " characters (BigQuery: 1024 at most)")
+        cluster_by = node["config"].get("cluster_by") or []
+        cluster_by = [cluster_by] if isinstance(cluster_by, str) else cluster_by
+        if len(cluster_by) > 4:
+            problems.append(f"{node['name']}: cluster_by has {len(cluster_by)} columns (BigQuery: 4 at most)")
+    return problems
 
 
 def reference_problems(manifest: dict, compiled: dict[str, str]) -> list[str]:
@@ -316,7 +368,8 @@ def main() -> int:
     if work_dir == PROJECT_DIR or PROJECT_DIR in work_dir.parents and work_dir.name in ("target", "logs"):
         parser.error("--work-dir must not be the project's target/ or logs/")
     shutil.rmtree(work_dir, ignore_errors=True)
-    work_dir.mkdir(parents=True)
+    (work_dir / "profiles").mkdir(parents=True)
+    shutil.copy(PROFILES_TEMPLATE, work_dir / "profiles" / "profiles.yml")
     started = time.time()
     passed, failed = 0, 0
 
@@ -377,6 +430,17 @@ def main() -> int:
         for line in report:
             print(f"         {line}")
         verdict(not problems, "sources read nba_analytics / nba_raw; outputs write nba_precompute / nba_predictions", problems)
+        problems = table_option_problems(manifests["full_refresh"])
+        verdict(not problems, "persisted descriptions and cluster_by fit BigQuery's limits", problems)
+
+    if "full_refresh" in manifests:
+        print("Unit-test fixtures written as SQL (format: sql) run as BigQuery SQL on a BigQuery target")
+        fixtures, exempt = unit_test_fixtures(manifests["full_refresh"])
+        if exempt:
+            print(f"         tagged {DUCKDB_ONLY_TAG} (not run on BigQuery): {', '.join(exempt)}")
+        for label, sql in fixtures.items():
+            statements[label] = sql
+        print(f"         {len(fixtures)} SQL fixtures added to the parse below")
 
     if "date" in manifests:
         print("Render dbt-bigquery's CREATE TABLE and the project's MERGE for each incremental SQL model")
@@ -400,7 +464,19 @@ def main() -> int:
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(_check_one, unique.values(), chunksize=4))
     bad = [(label, problems) for label, problems in results if problems]
-    details = [f"{label}: {p}" for label, problems in bad for p in problems]
+    grouped: dict[str, list[str]] = {}
+    for label, problems in bad:
+        for problem in problems:
+            grouped.setdefault(re.sub(r" at L\d+(:\d+)?", "", problem), []).append(label)
+    details = []
+    for problem, labels in sorted(grouped.items(), key=lambda item: -len(item[1])):
+        where = sorted(set(labels))
+        details.append(f"{problem}: {len(labels)}x in {len(where)} statement(s): {', '.join(where[:4])}"
+                       + (" ..." if len(where) > 4 else ""))
+    if bad:
+        (work_dir / "problems.txt").write_text(
+            "\n".join(f"{label}: {p}" for label, problems in bad for p in problems) + "\n")
+        details.append(f"every problem with its line: {work_dir / 'problems.txt'}")
     verdict(not bad, f"{len(unique)} distinct statements parse as BigQuery SQL with BigQuery types and functions", details)
 
     print(f"Work files: {work_dir} ({time.time() - started:.0f} s)")

@@ -10,7 +10,8 @@
 
 
 {% macro is_complete(actual, expected) -%}
-  coalesce({{ expected }} > 0 and 100.0 * {{ actual }} / {{ expected }} >= {{ var('production_ready_pct') }}, false)
+  {#- CASE, not AND: BigQuery does not promise to short-circuit before the division. -#}
+  coalesce(case when {{ expected }} > 0 then 100.0 * {{ actual }} / {{ expected }} >= {{ var('production_ready_pct') }} end, false)
 {%- endmacro %}
 
 

@@ -11,12 +11,17 @@
   {{ return(adapter.dispatch('type_numeric', 'nba_precompute')(precision, scale)) }}
 {%- endmacro %}
 {% macro default__type_numeric(precision, scale) -%} decimal({{ precision }}, {{ scale }}) {%- endmacro %}
-{% macro bigquery__type_numeric(precision, scale) -%} numeric({{ precision }}, {{ scale }}) {%- endmacro %}
+{#- BigQuery refuses parameterized types in CAST: plain NUMERIC (scale 9); to_numeric rounds to the scale. -#}
+{% macro bigquery__type_numeric(precision, scale) -%} numeric {%- endmacro %}
 
 
 {% macro to_numeric(expression, precision, scale) -%}
-  {#- Store a value at its legacy NUMERIC(p,s) scale: rounded once, half away from zero, on both engines. -#}
-  cast(round(cast({{ expression }} as {{ type_float64() }}), {{ scale }}) as {{ type_numeric(precision, scale) }})
+  {#-
+    Store a value at its legacy NUMERIC(p,s) scale: rounded once, half away from zero, on both
+    engines. The value is first snapped to 9 decimals as NUMERIC, so an exact tie such as 51/80 =
+    0.6375 rounds up on both engines instead of by the binary noise of its float64 form.
+  -#}
+  cast(round(cast(cast({{ expression }} as {{ type_float64() }}) as {{ type_numeric(38, 9) }}), {{ scale }}) as {{ type_numeric(precision, scale) }})
 {%- endmacro %}
 
 

@@ -53,8 +53,8 @@
 {%- endmacro %}
 
 {% macro bigquery__array_hash_text(expression, kind) -%}
-  case when {{ expression }} is not null then concat('[', (
+  case when {{ expression }} is not null then concat('[', coalesce((
     select string_agg({{ hash_part('element', 'float' if kind == 'float_array' else 'string') }}, ',' order by position)
     from unnest({{ expression }}) as element with offset as position
-  ), ']') end
+  ), ''), ']') end
 {%- endmacro %}

@@ -1,7 +1,7 @@
 {{ config(materialized='table') }}
 -- Every box-score row with the schedule's season (spec §5 decision 2) and the two "game counts"
 -- filters the legacy processors used. Box scores of games missing from the schedule are dropped
--- (a data test on the staging model reports them).
+-- (a data test on the staging model reports them). Pruned to the run window's lookback.
 select
     games.*,
     schedule.season_year as schedule_season_year,
@@ -12,3 +12,6 @@ select
 from {{ ref('stg_nba_analytics__player_game_summary') }} as games
 inner join {{ ref('stg_nba_raw__schedule') }} as schedule
     on games.game_id = schedule.game_id
+-- Lookback: the run window plus var('history_lookback_days') before it (season windows need at
+-- most one season; the any-season last-10 windows reach into the previous season).
+where {{ window_filter('games.game_date', lookback_days=var('history_lookback_days')) }}

@@ -4,6 +4,7 @@
 -- the latest processed_at wins, then the smallest game_id (spec §8 clarification 5).
 select *
 from {{ ref('stg_nba_analytics__upcoming_player_game_context') }}
+where {{ window_filter('game_date') }}
 qualify row_number() over (
         partition by player_lookup, game_date
         order by processed_at desc nulls last, game_id asc

@@ -93,7 +93,7 @@ class DbtProject:
 import re as _re
 
 _ROWS_WRITTEN = _re.compile(r"rows written: (\w+) = (\d+)")
-_RUN_WINDOW = _re.compile(r"Run window: (date|range|all|catch_up)\b(?: (\S+) to (\S+))?")
+_RUN_WINDOW = _re.compile(r"Run window: (date|range|all|catch_up)\b(?: from (\S+))?(?: to (\S+))?")
 
 
 def rows_written(result: subprocess.CompletedProcess) -> dict:
