@@ -18,7 +18,7 @@ SEED ?= 42
 DEMO_DATE ?= 2021-12-01
 export DBT_DUCKDB_PATH ?= $(DB)
 
-.PHONY: help setup data demo test pytest dbt-test lint docs daily backfill bench test-bigquery clean
+.PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery docs docs-serve daily backfill bench clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -43,7 +43,7 @@ demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its ups
 	$(DBT) build --select +ml_feature_store_v2 --vars '{date: $(DEMO_DATE)}'
 	$(BIN)/python scripts/show_result.py --db $(DB) --date $(DEMO_DATE)
 
-test: setup pytest dbt-test lint  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff.
+test: setup pytest dbt-test lint bigquery-check  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff, BigQuery render check.
 
 pytest: setup  ## Python tests (generator, Python models, macros, reprocessing, reliability).
 	$(BIN)/python -m pytest tests/python
@@ -58,6 +58,12 @@ dbt-test: setup  ## dbt build (all models, data and unit tests) on a fresh demo 
 lint: setup profiles.yml  ## sqlfluff over every SQL model and test (rendered by dbt on an empty DuckDB file).
 	@mkdir -p target
 	DBT_DUCKDB_PATH=target/lint.duckdb $(BIN)/sqlfluff lint models tests --dialect duckdb
+
+bigquery-check: setup  ## Offline: every SQL model renders for the BigQuery prod target and parses as BigQuery SQL.
+	$(BIN)/python scripts/bigquery_check.py
+
+test-bigquery: setup  ## Local BigQuery API emulator: seed + build of every SQL model with its tests, duplicate-merge regression.
+	$(BIN)/python scripts/bigquery_emulator.py
 
 docs: setup  ## Generate the dbt docs site offline (target/index.html); `make docs-serve` to browse.
 	$(DBT) docs generate --static
