@@ -11,9 +11,18 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+def iso_date(text: str) -> str:
+    """argparse type: a real calendar date as YYYY-MM-DD (names the option when it is not)."""
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"DATE is '{text}', expected a date as YYYY-MM-DD") from None
 
 
 def stale_sources(results_path: Path) -> list[str]:
@@ -27,7 +36,7 @@ def stale_sources(results_path: Path) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--date", required=True, help="game date to build, YYYY-MM-DD")
+    parser.add_argument("--date", required=True, type=iso_date, help="game date to build, YYYY-MM-DD")
     parser.add_argument("--extra-vars", default="", help="extra vars, e.g. 'freshness_error_hours: 100000'")
     args = parser.parse_args()
     extra = f", {args.extra_vars}" if args.extra_vars else ""
