@@ -5,15 +5,7 @@
 -- the history the calculated features need, the team's season record, completeness, readiness
 -- and an input fingerprint.
 with slate as (
-    select
-        upcoming.*,
-        run_dates.season_year,
-        run_dates.early_season_flag,
-        run_dates.season_boundary_detected,
-        run_dates.backfill_bootstrap_mode
-    from {{ ref('int_upcoming_player_slate') }} as upcoming
-    inner join {{ ref('int_run_dates') }} as run_dates
-        on upcoming.game_date = run_dates.game_date
+    select * from {{ ref('int_upcoming_player_slate') }}
 ),
 
 own_completeness as (

@@ -1,11 +1,18 @@
 {{ config(materialized='table') }}
--- One row per player per game date from the upcoming context: the driver of the daily cache, the
--- composite factors and the feature store. Two rows for one player on one date (two game ids):
--- the latest processed_at wins, then the smallest game_id (spec §8 clarification 5).
-select *
-from {{ ref('stg_nba_analytics__upcoming_player_game_context') }}
-where {{ window_filter('game_date') }}
+-- One row per player per run date from the upcoming context, with the date's season and flags: the
+-- driver of the daily cache, the composite factors and the feature store. Two rows for one player
+-- on one date (two game ids): the latest processed_at wins, then the smallest game_id (spec §8
+-- clarification 5).
+select
+    upcoming.*,
+    run_dates.season_year,
+    run_dates.early_season_flag,
+    run_dates.season_boundary_detected,
+    run_dates.backfill_bootstrap_mode
+from {{ ref('stg_nba_analytics__upcoming_player_game_context') }} as upcoming
+inner join {{ ref('int_run_dates') }} as run_dates
+    on upcoming.game_date = run_dates.game_date
 qualify row_number() over (
-        partition by player_lookup, game_date
-        order by processed_at desc nulls last, game_id asc
-    ) = 1
+    partition by upcoming.player_lookup, upcoming.game_date
+    order by upcoming.processed_at desc nulls last, upcoming.game_id asc
+) = 1

@@ -11,14 +11,9 @@
 -- played games in the season before D (legacy PDC, spec §5 decisions 1-7, §8 clarifications 2-4).
 with slate as (
     select
-        upcoming.*,
-        run_dates.season_year,
-        run_dates.early_season_flag as is_early_season_date,
-        run_dates.season_boundary_detected,
-        run_dates.backfill_bootstrap_mode
-    from {{ ref('int_upcoming_player_slate') }} as upcoming
-    inner join {{ ref('int_run_dates') }} as run_dates
-        on upcoming.game_date = run_dates.game_date
+        *,
+        early_season_flag as is_early_season_date
+    from {{ ref('int_upcoming_player_slate') }}
 ),
 
 player_state as (

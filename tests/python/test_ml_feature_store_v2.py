@@ -9,7 +9,6 @@ import csv
 import datetime as dt
 import hashlib
 import importlib.util
-import math
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from hash_reference import reference_round_half_away, reference_hash_text, reference_row_hash  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_PATH = ROOT / "models" / "predictions" / "ml_feature_store_v2.py"
@@ -924,51 +924,6 @@ def test_fingerprint_skip_outside_incremental_recomputes_everything():
 # ---------------------------------------------------------------------------------------------------
 
 
-def _reference_is_missing(value):
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    try:
-        return bool(pd.isna(value)) if not isinstance(value, (list, tuple, np.ndarray)) else False
-    except (TypeError, ValueError):
-        return False
-
-
-def _reference_round_half_away(value):
-    magnitude = abs(value)
-    whole = math.floor(magnitude)
-    if magnitude - whole >= 0.5:
-        whole += 1
-    return int(whole) if value >= 0 else -int(whole)
-
-
-def reference_hash_text(value, kind):
-    """The row-hash text of one value, one Python call per value (docs/python_model_contract.md table)."""
-    if _reference_is_missing(value):
-        return "<null>"
-    if kind == "string":
-        return str(value)
-    if kind == "int":
-        return str(int(value))
-    if kind == "bool":
-        return "true" if bool(value) else "false"
-    if kind == "float":
-        return str(_reference_round_half_away(float(value) * 1e6))
-    if kind == "date":
-        return pd.Timestamp(value).strftime("%Y-%m-%d")
-    if kind == "timestamp":
-        ts = pd.Timestamp(value)
-        ts = ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts
-        return str(int((ts - pd.Timestamp("1970-01-01")) // pd.Timedelta(microseconds=1)))
-    element_kind = "float" if kind == "float_array" else "string"
-    return "[" + ",".join(reference_hash_text(v, element_kind) for v in value) + "]"
-
-
-def reference_row_hash(frame, columns):
-    texts = ["|".join(reference_hash_text(row[name], kind) for name, kind in columns.items())
-             for row in frame.to_dict("records")]
-    return [hashlib.md5(text.encode("utf-8")).hexdigest() for text in texts]
-
-
 def varied_hash_frame(rows, seed):
     """Every hash kind in many dtypes: NULLs of every flavour, few and many distinct values,
     half-way floats, negative zero, pre-epoch and time-zoned stamps, ragged and shared arrays."""
@@ -1067,7 +1022,7 @@ def test_hash_text_of_single_values_equals_the_reference(name):
 
 def test_round_half_away_is_exact_at_the_half_and_refuses_what_bigint_cannot_hold():
     values = np.array([2.5, -2.5, 2.4999, 0.5, 0.49999999999999994, -0.0, 4503599627370497.0, 1e18])
-    assert m._round_half_away(values).tolist() == [_reference_round_half_away(v) for v in values]
+    assert m._round_half_away(values).tolist() == [reference_round_half_away(v) for v in values]
     for bad in (np.inf, -np.inf, np.nan, 1e19):
         with pytest.raises(OverflowError):
             m._round_half_away(np.array([bad]))
