@@ -66,7 +66,8 @@
 {% macro run_window() %}
   {#- Returns {'mode', 'start', 'end'}; start/end are YYYY-MM-DD strings or none (unbounded). -#}
   {%- set window = run_window_vars() -%}
-  {%- if window.mode != 'all' or not execute or flags.FULL_REFRESH -%}
+  {%- if window.mode != 'all' or not execute or flags.FULL_REFRESH or not graph.get('nodes') -%}
+    {#- (unit tests render without the project graph: their window is unbounded) -#}
     {{ return(window) }}
   {%- endif -%}
   {#- Catch-up: the day after the latest date that every existing output table holds. -#}

@@ -5,7 +5,9 @@
 with played as (
     select *
     from {{ ref('int_player_games') }}
-    where is_played_game
+    where
+        is_played_game
+        and {{ window_filter('game_date', lookback_days=var('season_lookback_days')) }}
 ),
 
 numbered as (
