@@ -15,8 +15,8 @@ team_context as (
     select *
     from {{ ref('stg_nba_analytics__upcoming_team_game_context') }}
     qualify row_number() over (
-        partition by team_abbr, game_date order by processed_at desc nulls last, game_id asc
-    ) = 1
+            partition by team_abbr, game_date order by processed_at desc nulls last, game_id asc
+        ) = 1
 ),
 
 joined as (

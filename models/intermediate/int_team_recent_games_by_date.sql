@@ -11,5 +11,5 @@ from {{ ref('int_run_dates') }} as run_dates
 inner join {{ ref('int_team_games') }} as team_games
     on
         run_dates.season_year = team_games.season_year
-        and team_games.game_date < run_dates.game_date
+        and run_dates.game_date > team_games.game_date
         and team_games.game_date >= {{ date_add_days('run_dates.game_date', -14) }}

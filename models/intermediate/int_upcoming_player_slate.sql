@@ -13,6 +13,6 @@ from {{ ref('stg_nba_analytics__upcoming_player_game_context') }} as upcoming
 inner join {{ ref('int_run_dates') }} as run_dates
     on upcoming.game_date = run_dates.game_date
 qualify row_number() over (
-    partition by upcoming.player_lookup, upcoming.game_date
-    order by upcoming.processed_at desc nulls last, upcoming.game_id asc
-) = 1
+        partition by upcoming.player_lookup, upcoming.game_date
+        order by upcoming.processed_at desc nulls last, upcoming.game_id asc
+    ) = 1
