@@ -65,17 +65,18 @@ bigquery-check: setup  ## Offline: every SQL model renders for the BigQuery prod
 test-bigquery: setup  ## Local BigQuery API emulator: seed + build of every SQL model with its tests, duplicate-merge regression.
 	$(BIN)/python scripts/bigquery_emulator.py
 
-docs: setup  ## Generate the dbt docs site offline (target/index.html); `make docs-serve` to browse.
+docs: setup profiles.yml  ## Generate the dbt docs site offline (target/static_index.html); `make docs-serve` to browse.
+	@mkdir -p $(dir $(DB))
 	$(DBT) docs generate --static
 
 docs-serve: docs
 	$(DBT) docs serve --port 8080
 
-daily: setup  ## Nightly run for DATE: source freshness gate, then build everything for that date.
+daily: setup profiles.yml  ## Nightly run for DATE: source freshness gate, then build everything for that date.
 	@test -n "$(DATE)" || { echo "make daily needs DATE=YYYY-MM-DD"; exit 2; }
 	$(BIN)/python scripts/daily.py --date $(DATE)
 
-backfill: setup  ## Build every date of START..END in one set-based pass (completeness gates warn).
+backfill: setup profiles.yml  ## Build every date of START..END in one set-based pass (completeness gates warn).
 	@test -n "$(START)" -a -n "$(END)" || { echo "make backfill needs START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
 	$(DBT) build --vars '{start_date: $(START), end_date: $(END), completeness_severity: warn}'
 
