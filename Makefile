@@ -43,7 +43,7 @@ demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its ups
 	$(DBT) build --select +ml_feature_store_v2 --vars '{date: $(DEMO_DATE)}'
 	$(BIN)/python scripts/show_result.py --db $(DB) --date $(DEMO_DATE)
 
-test: setup pytest dbt-test lint bigquery-check  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff, BigQuery render check.
+test: setup pytest dbt-test lint bigquery-check test-bigquery  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff, BigQuery render check and emulator run.
 
 pytest: setup  ## Python tests (generator, Python models, macros, reprocessing, reliability).
 	$(BIN)/python -m pytest tests/python

@@ -65,16 +65,17 @@ with lookback as (
     inner join {{ ref('int_seasons') }} as seasons on run_dates.season_year = seasons.season_year
 ),
 
+games as (
+    select schedule.game_id, schedule.game_date, schedule.home_team_tricode, schedule.away_team_tricode
+    from {{ schedule }} as schedule
+    cross join lookback
+    where schedule.is_final and schedule.game_date >= lookback.first_date and schedule.game_date < lookback.last_date
+),
+
 sides as (
-    select schedule.game_id, schedule.game_date, schedule.home_team_tricode as team_abbr
-    from {{ schedule }} as schedule
-    cross join lookback
-    where schedule.is_final and schedule.game_date >= lookback.first_date and schedule.game_date < lookback.last_date
+    select game_id, game_date, home_team_tricode as team_abbr from games
     union all
-    select schedule.game_id, schedule.game_date, schedule.away_team_tricode as team_abbr
-    from {{ schedule }} as schedule
-    cross join lookback
-    where schedule.is_final and schedule.game_date >= lookback.first_date and schedule.game_date < lookback.last_date
+    select game_id, game_date, away_team_tricode as team_abbr from games
 ),
 
 checks as (
