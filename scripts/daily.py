@@ -40,18 +40,27 @@ def main() -> int:
     parser.add_argument("--extra-vars", default="", help="extra vars, e.g. 'freshness_error_hours: 100000'")
     args = parser.parse_args()
     extra = f", {args.extra_vars}" if args.extra_vars else ""
-    freshness = subprocess.run([DBT, "source", "freshness", "--vars", f"{{{extra.lstrip(', ')}}}"])
+    # Both invocations get the same --vars: dbt discards its partial parse whenever --vars change, so
+    # the freshness check pays the night's one full re-parse and the build reuses it.
+    run_vars = f"{{date: {args.date}, completeness_severity: error{extra}}}"
+    sources_json = Path(os.environ.get("DBT_TARGET_PATH", "target")) / "sources.json"
+    sources_json.unlink(missing_ok=True)  # never read a previous night's verdict
+    freshness = subprocess.run([DBT, "source", "freshness", "--vars", run_vars])
     if freshness.returncode != 0:
-        sources_json = Path(os.environ.get("DBT_TARGET_PATH", "target")) / "sources.json"
         stale = stale_sources(sources_json) if sources_json.exists() else []
-        print("Daily run stopped: stale or unreadable sources, nothing was built.", file=sys.stderr)
-        for line in stale:
-            print(f"  stale: {line}", file=sys.stderr)
+        if stale:
+            print("Daily run stopped: stale or unreadable sources, nothing was built.", file=sys.stderr)
+            for line in stale:
+                print(f"  stale: {line}", file=sys.stderr)
+        else:
+            # e.g. the on-run-start hook rejected the date: dbt printed the reason above.
+            print("Daily run stopped: `dbt source freshness` failed (see the error above), nothing was built.",
+                  file=sys.stderr)
         return 1
     # Unit tests check code, not data: they run in CI (make test), not every night.
     build = subprocess.run(
         [DBT, "build", "--exclude-resource-type", "unit_test",
-         "--vars", f"{{date: {args.date}, completeness_severity: error{extra}}}"]
+         "--vars", run_vars]
     )
     return build.returncode
 

@@ -92,6 +92,7 @@ class DbtProject:
 
 import re as _re
 
+_ANSI = _re.compile(r"\x1b\[[0-9;]*m")
 _ROWS_WRITTEN = _re.compile(r"rows written: (\w+) = (\d+)")
 _RUN_WINDOW = _re.compile(r"Run window: (date|range|all|catch_up)\b(?: from (\S+))?(?: to (\S+))?")
 
@@ -99,6 +100,11 @@ _RUN_WINDOW = _re.compile(r"Run window: (date|range|all|catch_up)\b(?: from (\S+
 def rows_written(result: subprocess.CompletedProcess) -> dict:
     """{table: n} from the post-hook lines `rows written: <table> = <n>` of one dbt invocation."""
     return {name: int(n) for name, n in _ROWS_WRITTEN.findall(result.stdout)}
+
+
+def output_of(result: subprocess.CompletedProcess) -> str:
+    """stdout + stderr of one dbt invocation, without colour codes."""
+    return _ANSI.sub("", (result.stdout or "") + (result.stderr or ""))
 
 
 def run_window_logged(result: subprocess.CompletedProcess):

@@ -50,3 +50,14 @@ def test_fresh_sources_pass_the_gate_and_the_date_is_built(project):
         "select count(distinct player_lookup) from nba_analytics.upcoming_player_game_context where game_date = '2021-11-30'"
     )[0][0]
     assert built == (slate, 1)
+    # The build reuses the parse of the freshness check (same --vars): only one full parse a night.
+    assert result.stdout.count("Unable to do partial parsing") == 1, result.stdout[:3000]
+
+
+def test_a_date_outside_every_season_stops_the_daily_run_naming_the_var(project):
+    result = daily(project, "2015-01-01")
+    assert result.returncode == 1
+    assert "var 'date' (2015-01-01) is outside every season" in result.stdout
+    assert "`dbt source freshness` failed" in result.stderr
+    assert "stale:" not in result.stderr
+    assert output_tables(project) == []

@@ -34,6 +34,7 @@ from dbt_harness import (
     build_models,
     changed_keys,
     key_counts,
+    output_of,
     rows_written,
 )
 
@@ -51,17 +52,10 @@ TEAM_CONTEXT = "nba_analytics.upcoming_team_game_context"
 SCHEDULE = "nba_raw.nbac_schedule"
 STG_PGS = "dev_nba_staging.stg_nba_analytics__player_game_summary"
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def output_of(result: subprocess.CompletedProcess) -> str:
-    """stdout + stderr of one dbt invocation, without colour codes."""
-    return ANSI.sub("", (result.stdout or "") + (result.stderr or ""))
 
 
 def run_results(project: DbtProject) -> dict:
@@ -456,54 +450,62 @@ def test_new_source_column_does_not_break_the_build(handled_faults):
 # 3. Bad upstream rows that stop the build: named data tests, outputs keep their previous content
 # --------------------------------------------------------------------------------------------------
 
-# (test name, table, SQL SET clause) - each fault is applied to its own row.
+# Each staging model has one `column_rules` test, `<source>__rows_are_valid`: it fails with every
+# offending row, labelled with the rule it breaks (`broken_rule`).
+BOX_SCORE_TEST = "stg_player_game_summary__rows_are_valid"
+# (broken_rule reported, SQL SET clause) - each fault is applied to its own box score.
 BOX_SCORE_FAULTS = [
-    ("stg_player_game_summary__makes_not_above_attempts", "fg_makes = fg_attempts + 1"),
-    ("stg_player_game_summary__zone_attempts_sum_to_fg_attempts", "paint_attempts = paint_attempts + 1"),
-    ("stg_player_game_summary__minutes_played_between_0_and_70", "minutes_played = 75"),
-    ("stg_player_game_summary__box_score_counts_not_negative", "points = -3"),
-    ("stg_player_game_summary__team_abbr_is_nba_tricode", "team_abbr = 'XYZ'"),
+    ("makes_not_above_attempts", "fg_makes = fg_attempts + 1"),
+    ("zone_attempts_sum_to_fg_attempts", "paint_attempts = paint_attempts + 1"),
+    ("minutes_played between 0 and 70", "minutes_played = 75"),
+    ("box_score_counts_not_negative", "points = -3"),
+    ("team_abbr in (one of 30 accepted values)", "team_abbr = 'XYZ'"),
 ]
+# (test, broken_rule reported, table, SQL SET clause)
 CODE_FAULTS = [
-    ("stg_schedule__home_team_tricode_is_nba_tricode", SCHEDULE, "home_team_tricode = 'XYZ'"),
-    ("stg_upcoming_player_game_context__opponent_team_abbr_is_nba_tricode", UPCOMING, "opponent_team_abbr = 'XYZ'"),
+    ("stg_schedule__rows_are_valid", "home_team_tricode in (one of 30 accepted values)", SCHEDULE,
+     "home_team_tricode = 'XYZ'"),
+    ("stg_upcoming_player_game_context__rows_are_valid", "opponent_team_abbr in (one of 30 accepted values)",
+     UPCOMING, "opponent_team_abbr = 'XYZ'"),
 ]
-ALL_FAULT_TESTS = [name for name, _ in BOX_SCORE_FAULTS] + [name for name, _, _ in CODE_FAULTS]
+ALL_FAULTS = [(BOX_SCORE_TEST, rule) for rule, _ in BOX_SCORE_FAULTS] + [(test, rule) for test, rule, _, _ in CODE_FAULTS]
 
 
 @pytest.fixture(scope="module")
 def impossible_rows(baseline):
     """One build over sources with seven impossible rows, each breaking exactly one rule.
-    Returns (project, result, {test name: identifying values of its row})."""
+    Returns (project, result, {(test, rule): identifying values of its row})."""
     project = restore(baseline.workdir, baseline.db)
     rows = played_box_scores(project, "2021-11-20", len(BOX_SCORE_FAULTS))
     targets = {}
-    for (name, set_sql), (player, game_id) in zip(BOX_SCORE_FAULTS, rows):
+    for (rule, set_sql), (player, game_id) in zip(BOX_SCORE_FAULTS, rows):
         project.execute(f"update {PGS} set {set_sql} where player_lookup = ? and game_id = ?", [player, game_id])
-        targets[name] = {player, game_id} if "tricode" not in name else {"XYZ"}
+        targets[(BOX_SCORE_TEST, rule)] = {player, game_id} | ({"XYZ"} if "XYZ" in set_sql else set())
     game = project.query(f"select min(game_id) from {SCHEDULE} where game_date = date '2021-11-27'")[0][0]
-    project.execute(f"update {SCHEDULE} set home_team_tricode = 'XYZ' where game_id = ?", [game])
+    project.execute(f"update {SCHEDULE} set {CODE_FAULTS[0][3]} where game_id = ?", [game])
     slate_player = project.query(f"select min(player_lookup) from {UPCOMING} where game_date = date '{D}'")[0][0]
-    project.execute(f"update {UPCOMING} set opponent_team_abbr = 'XYZ' where player_lookup = ? and game_date = date '{D}'",
+    project.execute(f"update {UPCOMING} set {CODE_FAULTS[1][3]} where player_lookup = ? and game_date = date '{D}'",
                     [slate_player])
-    targets[CODE_FAULTS[0][0]] = {"XYZ"}
-    targets[CODE_FAULTS[1][0]] = {"XYZ"}
+    targets[CODE_FAULTS[0][:2]] = {game, "XYZ"}
+    targets[CODE_FAULTS[1][:2]] = {slate_player, "XYZ"}
     result = build_models(project, "--vars", RANGE_VARS, check=False)
     return Snapshot(project, baseline.root / "impossible_rows"), result, targets
 
 
-@pytest.mark.parametrize("test_name", ALL_FAULT_TESTS)
-def test_impossible_row_fails_its_named_test(impossible_rows, test_name):
+@pytest.mark.parametrize("test_name, rule", ALL_FAULTS)
+def test_impossible_row_fails_its_named_test(impossible_rows, test_name, rule):
     project, result, targets = impossible_rows
     output = output_of(result)
     assert result.returncode != 0
     assert f"Failure in test {test_name}" in output, output[-3000:]
     test = named_test_result(project.results, test_name)
-    assert test["status"] == "fail" and test["failures"] == 1, (test["status"], test["failures"])
-    # The test's query names the offending row (its key, or the unknown team code).
-    failing = project.query(test["compiled_code"])
-    values = {str(value) for row in failing for value in row}
-    assert targets[test_name] <= values, (targets[test_name], failing)
+    bad_rows = len(BOX_SCORE_FAULTS) if test_name == BOX_SCORE_TEST else 1
+    assert test["status"] == "fail" and test["failures"] == bad_rows, (test["status"], test["failures"])
+    # The test's query returns the offending row (its key and the bad value) labelled with the rule.
+    failing = project.query(f"select * from ({test['compiled_code']}) as failures where broken_rule = ?", [rule])
+    assert len(failing) == 1, failing
+    values = {str(value) for value in failing[0]}
+    assert targets[(test_name, rule)] <= values, (targets[(test_name, rule)], failing)
 
 
 def test_impossible_rows_skip_every_output_model_and_change_nothing(baseline, impossible_rows):
