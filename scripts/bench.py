@@ -4,7 +4,8 @@ On a fresh DuckDB file it:
   1. generates four seasons of Phase 3 data with the project's generator;
   2. backfills all five tables over every date in one set-based pass, with `dbt run` (models only)
      and with `dbt build` (every data and unit test too), reporting wall time, rows per table, each
-     model's time from run_results.json and the peak memory of the dbt process;
+     model's time from run_results.json and the peak memory of the dbt process (the first `dbt run`,
+     which also re-parses the project, is reported on its own);
   3. runs a daily build (five models plus their data tests; unit tests are CI's) of one mid-season date,
      timed twice: as the first invocation with that date (dbt re-parses the project because --vars
      changed) and as a repeat with the same --vars (dbt reuses its partial parse);
@@ -39,6 +40,9 @@ TABLES = {
     "ml_feature_store_v2": ("dev_nba_predictions", "game_date"),
 }
 OUTPUTS = "+ml_feature_store_v2"
+# Backfills run with the completeness gates as warnings (as make backfill does). Run and build get the
+# same --vars, so only the first invocation re-parses the project; that one is reported on its own.
+BACKFILL_VARS = "{completeness_severity: warn}"
 TARGETS = {  # the targets on a 2-core machine
     "backfill_run_seconds": 20, "backfill_build_seconds": 45, "daily_build_seconds": 8,
     "noop_rows_written": 0, "loop_to_backfill_ratio": 150, "backfill_peak_memory_mb": 2048,
@@ -119,11 +123,12 @@ def main() -> int:
     print("[2/6] full backfill, all five tables, one set-based pass")
     runs, builds = [], []
     for i in range(args.repeat):
-        runs.append(bench.dbt("run", "--full-refresh", "--select", OUTPUTS, echo=i == 0))
+        runs.append(bench.dbt("run", "--full-refresh", "--select", OUTPUTS, "--vars", BACKFILL_VARS, echo=i == 0))
         model_times = bench.run_results()
-        builds.append(bench.dbt("build", "--full-refresh", "--select", OUTPUTS, "--vars", "{completeness_severity: warn}", echo=False))
+        builds.append(bench.dbt("build", "--full-refresh", "--select", OUTPUTS, "--vars", BACKFILL_VARS, echo=False))
     dates = bench.query("select count(distinct game_date) from dev_nba_predictions.ml_feature_store_v2")[0][0]
     figures["backfill_run_seconds"] = median([r["seconds"] for r in runs])
+    figures["backfill_run_first_seconds"] = round(runs[0]["seconds"], 2)  # after `dbt seed`: a full re-parse
     figures["backfill_build_seconds"] = median([b["seconds"] for b in builds])
     figures["backfill_peak_memory_mb"] = round(max(r["peak_mb"] for r in runs + builds))
     figures["backfill_dates"] = dates
@@ -185,6 +190,7 @@ def main() -> int:
 def print_table(figures: dict) -> None:
     rows = [
         ("backfill, dbt run (s)", figures["backfill_run_seconds"], f"<= {TARGETS['backfill_run_seconds']}"),
+        ("  first run, with dbt's full re-parse (s)", figures["backfill_run_first_seconds"], ""),
         ("backfill, dbt build (s)", figures["backfill_build_seconds"], f"<= {TARGETS['backfill_build_seconds']}"),
         ("backfill peak memory (MB)", figures["backfill_peak_memory_mb"], f"< {TARGETS['backfill_peak_memory_mb']}"),
         ("dates backfilled", figures["backfill_dates"], ""),

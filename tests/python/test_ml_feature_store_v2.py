@@ -1079,3 +1079,18 @@ def test_contract_helpers_are_identical_in_both_models_and_in_the_contract_doc()
     block = _contract_block(MODEL_PATH.read_text())
     assert _contract_block((ROOT / "models" / "precompute" / "player_composite_factors.py").read_text()) == block
     assert "```python\n" + block + "```" in (ROOT / "docs" / "python_model_contract.md").read_text()
+
+
+@pytest.mark.parametrize("select", [
+    # every flat type the input and output tables use, each with a NULL row
+    """select * from (values
+        (1::smallint, 2::integer, 3::bigint, 4::bigint, 1.5::decimal(5,2), 2.25::double, true, 'x',
+         date '2021-11-20', timestamp '2021-11-20 10:00:00', timestamptz '2021-11-20 10:00:00+00'),
+        (null, null, null, 5, null, null, null, null, null, null, null)
+    ) as t(i16, i32, i64, i64_not_null, num, dbl, flag, txt, day, ts, tstz)""",
+    # nested columns take .df() (masked arrays)
+    "select [1.0, null]::double[] as features, ['a', 'b'] as names, 7 as n",
+])
+def test_to_pandas_gives_the_same_frame_as_duckdb_df(select):
+    con = duckdb.connect()
+    pd.testing.assert_frame_equal(m.to_pandas(con.sql(select)), con.sql(select).df(), check_dtype=True)
