@@ -9,7 +9,21 @@
 -- The dates this run processes: every scheduled game date inside the run window (spec §4), with
 -- its season and the early-season flags shared by the five output tables. Without date vars the
 -- window ends at the latest date the upcoming context holds (the next slate).
-with game_dates as (
+-- Each season's start: its first final regular-season game (before opening night, the first
+-- scheduled one). Spec §5 decision 2, §8 clarification 1.
+with seasons as (
+    select
+        season_year,
+        coalesce(
+            min(case when is_regular_season and is_final then game_date end),
+            min(case when is_regular_season then game_date end),
+            min(game_date)
+        ) as season_start_date
+    from {{ ref('stg_nba_raw__schedule') }}
+    group by season_year
+),
+
+game_dates as (
     select
         game_date,
         max(season_year) as season_year
@@ -37,5 +51,5 @@ select
     coalesce({{ days_between('seasons.season_start_date', 'game_dates.game_date') }} between 0 and 29, false)
         as backfill_bootstrap_mode
 from game_dates
-inner join {{ ref('int_seasons') }} as seasons
+inner join seasons
     on game_dates.season_year = seasons.season_year

@@ -60,9 +60,8 @@ where not has_player_context or not has_team_context
 -#}
 {%- set gate_sql %}
 with lookback as (
-    select min(seasons.season_start_date) as first_date, max(run_dates.game_date) as last_date
+    select min(run_dates.season_start_date) as first_date, max(run_dates.game_date) as last_date
     from {{ model }} as run_dates
-    inner join {{ ref('int_seasons') }} as seasons on run_dates.season_year = seasons.season_year
 ),
 
 games as (
