@@ -34,7 +34,10 @@
     {%- do rules.append({'rule': column ~ ' in (' ~ shown ~ ')', 'fails': column ~ ' not in (' ~ literals | join(', ') ~ ')'}) -%}
 {%- endfor -%}
 {%- for name, check in (expressions or {}).items() -%}
-    {%- set expression = check.expression if check is mapping else check -%}
+    {%- set expression = check.get('expression') if check is mapping else check -%}
+    {%- if not expression -%}
+        {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ ": expression " ~ name ~ " has no SQL (give a string, or {expression: ..., where: ...})") }}
+    {%- endif -%}
     {%- set fails = 'not coalesce((' ~ expression ~ '), false)' -%}
     {%- if check is mapping and check.get('where') -%}
         {%- set fails = 'coalesce((' ~ check.where ~ '), false) and ' ~ fails -%}
