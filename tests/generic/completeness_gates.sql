@@ -2,13 +2,12 @@
   Completeness gates (spec §5 decision 12), attached to int_run_dates so that `dbt build` runs
   them before every output model and a failure skips all of them. Severity comes from the var
   completeness_severity: error in daily runs, warn in backfills. Each gate also logs the first
-  missing games by id (macro log_gate_failures), so the failure names them.
+  missing games by id (on-run-end macro log_gate_failures), so the failure names them.
 -#}
 
 
 {% test scheduled_games_have_upcoming_context(model, schedule, player_context, team_context) %}
 {#- Every scheduled game on a run date has upcoming player context and team context for both teams. -#}
-{%- set gate_sql %}
 with games as (
     select schedule.game_id, schedule.game_date, schedule.home_team_tricode, schedule.away_team_tricode
     from {{ schedule }} as schedule
@@ -47,9 +46,6 @@ select
     end as missing
 from checks
 where not has_player_context or not has_team_context
-{%- endset %}
-{{ log_gate_failures('completeness gate (upcoming context)', gate_sql) }}
-{{ gate_sql }}
 {% endtest %}
 
 
@@ -58,7 +54,6 @@ where not has_player_context or not has_team_context
   Every final game inside the models' lookback (from the season start of the earliest run date to
   the latest run date, exclusive) has player, team offence and team defence rows for both teams.
 -#}
-{%- set gate_sql %}
 with lookback as (
     select min(run_dates.season_start_date) as first_date, max(run_dates.game_date) as last_date
     from {{ model }} as run_dates
@@ -107,7 +102,4 @@ select
     ]) }}, ', ') as missing
 from checks
 where not has_players or not has_offense or not has_defense
-{%- endset %}
-{{ log_gate_failures('completeness gate (box scores)', gate_sql) }}
-{{ gate_sql }}
 {% endtest %}
