@@ -11,12 +11,13 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
 # Demo / CI data: the first six weeks of 2021-22; the demo predicts the next slate (DEMO_DATE).
-DB ?= data/nba.duckdb
+# One database: DB and DBT_DUCKDB_PATH agree both ways (DB defaults to DBT_DUCKDB_PATH when that is set).
+DB ?= $(if $(DBT_DUCKDB_PATH),$(DBT_DUCKDB_PATH),data/nba.duckdb)
 SEASONS ?= 1
 UNTIL ?= 2021-12-01
 SEED ?= 42
 DEMO_DATE ?= 2021-12-01
-export DBT_DUCKDB_PATH ?= $(DB)
+export DBT_DUCKDB_PATH := $(DB)
 
 .PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery docs docs-serve daily backfill bench clean
 

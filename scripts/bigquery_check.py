@@ -220,7 +220,7 @@ def compile_mode(mode: str, extra: list[str], work_dir: Path) -> dict:
 
 
 def merge_inline(node: dict, compiled_sql: str) -> str:
-    """Inline Jinja rendering dbt-bigquery's CREATE TABLE and the project's MERGE for one model."""
+    """Inline Jinja rendering dbt-bigquery's CREATE TABLE, the project's MERGE and its deletion count for one model."""
     config = node["config"]
     keys = config.get("unique_key")
     keys = [keys] if isinstance(keys, str) else list(keys or [])
@@ -245,12 +245,14 @@ def merge_inline(node: dict, compiled_sql: str) -> str:
         "{{ get_create_table_as_sql(False, target_relation, body) }}\n"
         "-- statement separator --\n"
         f"{{{{ get_merge_sql(target_relation, tmp_relation, {keys!r}, columns) }}}}\n"
+        "-- statement separator --\n"
+        f"{{{{ deletion_count_sql(target_relation, tmp_relation, {keys!r}, {config.get('window_column')!r}) }}}}\n"
         "{%- endif -%}\n"
     )
 
 
 def render_incremental_sql(manifest: dict, work_dir: Path) -> dict[str, str]:
-    """{label: statement} of the CREATE TABLE and MERGE of every incremental SQL model (date mode)."""
+    """{label: statement} of the CREATE TABLE, MERGE and deletion count of every incremental SQL model (date mode)."""
     rendered = {}
     nodes = [
         n for n in manifest["nodes"].values()
@@ -263,7 +265,7 @@ def render_incremental_sql(manifest: dict, work_dir: Path) -> dict[str, str]:
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
             raise RuntimeError(f"rendering the MERGE of {node['name']} failed:\n{tail}")
-        create_sql, merge_sql = result.stdout.split("-- statement separator --")
+        create_sql, merge_sql, count_sql = result.stdout.split("-- statement separator --")
         create_sql = create_sql.strip().rstrip(";").strip()
         merge_sql = re.sub(r"^\s*-- back compat.*$", "", merge_sql, flags=re.M).strip()
         if not create_sql.lower().startswith("create or replace table"):
@@ -272,6 +274,7 @@ def render_incremental_sql(manifest: dict, work_dir: Path) -> dict[str, str]:
             raise RuntimeError(f"unexpected MERGE rendering for {node['name']}:\n{merge_sql[:400]}")
         rendered[f"create table {node['name']}"] = create_sql
         rendered[f"merge {node['name']}"] = merge_sql
+        rendered[f"deletion count {node['name']}"] = count_sql.strip()
     return rendered
 
 

@@ -1,8 +1,10 @@
 """Nightly run for one date: the source-freshness gate, then `dbt build` for that date.
 
-Freshness compares each source's latest processed_at with the wall clock (thresholds in the
-freshness_* vars). A stale source stops the run before anything is built, with a message that
-names it; otherwise every model and test is built for --date with completeness gates as errors.
+Freshness is measured as of the date's nightly run (--date at nightly_run_time in league_timezone,
+or the wall clock for today): only rows loaded by then count, and their age at that time is compared
+with the thresholds (freshness_* vars; box scores and the schedule were due after the last game
+date). A stale source stops the run before anything is built, with a message that names it and its
+lag; otherwise every model and test is built for --date with completeness gates as errors.
 """
 from __future__ import annotations
 
@@ -27,11 +29,17 @@ def iso_date(text: str) -> str:
 
 def stale_sources(results_path: Path) -> list[str]:
     results = json.loads(results_path.read_text())["results"]
-    return [
-        f"{r['unique_id'].split('.', 2)[-1]} ({r['status']}: latest processed_at {r.get('max_loaded_at')})"
-        for r in results
-        if r["status"] in ("error", "runtime error")
-    ]
+    stale = []
+    for r in results:
+        if r["status"] not in ("error", "runtime error"):
+            continue
+        name = r["unique_id"].split(".", 2)[-1]
+        if r.get("max_loaded_at_time_ago_in_s") is None:
+            stale.append(f"{name} ({r['status']}: {r.get('message') or 'no rows loaded'})")
+        else:
+            lag = r["max_loaded_at_time_ago_in_s"] / 3600
+            stale.append(f"{name}: lag {lag:.1f} h (latest load {r.get('max_loaded_at')}, measured at {r.get('snapshotted_at')})")
+    return stale
 
 
 def main() -> int:

@@ -1,7 +1,9 @@
 {#-
-  on-run-end: for each completeness gate that failed or warned in this invocation, logs its first
-  20 missing games (game id, date, what is missing), so the run's output names them. The gate's
-  query runs again only then: a passing gate costs one query, not two.
+  on-run-end: for each data test that failed or warned in this invocation, logs its first failing
+  rows, so the run's output names them without anyone running compiled SQL: a completeness gate
+  its first 20 missing games (game id, date, what is missing); any other test up to 5 rows with the
+  source table, the key and the broken rule and value (failing_rows_lines). The test's query runs
+  again only then: a passing test costs one query, not two.
 -#}
 {% macro log_gate_failures(results) %}
   {%- set labels = {
@@ -17,6 +19,8 @@
         {%- for row in failures.rows -%}
           {%- do log(labels[gate] ~ ": game " ~ row['game_id'] ~ " on " ~ row['game_date'] ~ " is missing " ~ row['missing'], info=true) -%}
         {%- endfor -%}
+      {%- elif result.node.compiled_code -%}
+        {%- do log(result.status | upper ~ " " ~ result.node.name ~ ", first failing rows:" ~ failing_rows_lines(result.node.compiled_code, result.node), info=true) -%}
       {%- endif -%}
     {%- endfor -%}
   {%- endif -%}

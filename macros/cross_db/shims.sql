@@ -89,3 +89,11 @@
 {%- endmacro %}
 {% macro default__utc_now() -%} cast(get_current_timestamp() as timestamptz) {%- endmacro %}
 {% macro bigquery__utc_now() -%} current_timestamp() {%- endmacro %}
+
+
+{% macro is_not_finite(column) -%}
+  {#- True for NaN and +-infinity, NULL for NULL. -#}
+  {{ return(adapter.dispatch('is_not_finite', 'nba_precompute')(column)) }}
+{%- endmacro %}
+{% macro default__is_not_finite(column) -%} not isfinite({{ column }}) {%- endmacro %}
+{% macro bigquery__is_not_finite(column) -%} (is_inf({{ column }}) or is_nan({{ column }})) {%- endmacro %}

@@ -34,6 +34,7 @@
     {{ exceptions.raise_compiler_error("hash_merge_sql: model " ~ this ~ " has no data_hash column; hash-skipping merges need one.") }}
   {%- endif -%}
   {%- set window_predicate = window_filter('dbt_internal_dest.' ~ window_column) -%}
+  {%- do guard_deletions(target, source, keys, window_column) -%}
   merge into {{ target }} as dbt_internal_dest
   using (
     select * from {{ source }} as dbt_internal_rows
@@ -57,6 +58,42 @@
   )
   when not matched by source and {{ window_predicate }} then delete
 {%- endmacro %}
+
+
+{% macro deletion_count_sql(target, source, keys, window_column) %}
+  {#- The window's target rows (existing_rows) and those whose key the model no longer produces (deleted_rows). -#}
+    select
+      count(*) as existing_rows,
+      coalesce(sum(case when dbt_internal_source.{{ keys[0] }} is null then 1 else 0 end), 0) as deleted_rows
+    from {{ target }} as dbt_internal_dest
+    left join (
+      select * from {{ source }} as dbt_internal_rows where {{ window_filter('dbt_internal_rows.' ~ window_column) }}
+    ) as dbt_internal_source
+      on {% for key in keys %}dbt_internal_source.{{ key }} = dbt_internal_dest.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
+    where {{ window_filter('dbt_internal_dest.' ~ window_column) }}
+{% endmacro %}
+
+
+{% macro guard_deletions(target, source, keys, window_column) %}
+  {#-
+    Before the merge: counts the target rows of the window that the merge would delete (their key is
+    not among the rows the model recomputed for the window), logs `rows deleted: <table> = N`, and
+    stops before writing when that is more than max_delete_share of the window's existing rows,
+    unless allow_mass_delete is true. The count is kept for log_rows_written.
+  -#}
+  {#- Only when the merge runs: `dbt compile` renders it offline (the BigQuery check) without a connection. -#}
+  {%- if not execute or flags.WHICH not in ('run', 'build', 'retry') -%}{{ return('') }}{%- endif -%}
+  {%- set row = run_query(deletion_count_sql(target, source, keys, window_column)).rows[0] -%}
+  {%- set existing, deleted = row[0] | int, row[1] | int -%}
+  {%- set share = (deleted / existing) if existing > 0 else 0 -%}
+  {%- if share > var('max_delete_share', 0.2) | float -%}
+    {%- if not var('allow_mass_delete', false) -%}
+      {{ exceptions.raise_compiler_error("Merge into " ~ target ~ " stopped before writing: it would delete " ~ deleted ~ " of the window's " ~ existing ~ " rows (" ~ (100 * share) | round(1) ~ "% > max_delete_share " ~ (100 * var('max_delete_share', 0.2) | float) | round(1) ~ "%): the model no longer produces them. If that is expected (games removed from the schedule, a corrected roster), re-run with --vars '{allow_mass_delete: true}' added.") }}
+    {%- endif -%}
+    {%- do log("allow_mass_delete: deleting " ~ deleted ~ " of " ~ existing ~ " rows of the window in " ~ target, info=true) -%}
+  {%- endif -%}
+  {%- do model.update({'rows_deleted': deleted}) -%}
+{% endmacro %}
 
 
 {#- DuckDB: dbt-duckdb resolves the merge strategy through get_incremental_merge_sql. -#}

@@ -1,8 +1,8 @@
 {% macro log_rows_written() %}
   {#-
-    Post-hook of the five output tables: logs how many rows this invocation wrote (inserted or
-    updated; the stamp column is written_at_column, processed_at or updated_at). A re-run with
-    unchanged inputs logs 0. Renders no SQL.
+    Post-hook of the output tables: logs how many rows this invocation wrote (inserted or updated;
+    the stamp column is written_at_column, processed_at or updated_at) and how many the merge
+    deleted. A re-run with unchanged inputs logs 0 and 0. Renders no SQL.
   -#}
   {%- if execute and model.config.get('materialized') == 'incremental' -%}
     {%- set written_at = model.config.get('written_at_column', 'processed_at') -%}
@@ -11,6 +11,8 @@
         "select count(*) from " ~ this ~ " where " ~ written_at ~ " >= cast('" ~ started ~ "' as timestamp)"
         ~ " or created_at >= cast('" ~ started ~ "' as timestamp)") -%}
     {%- do log("rows written: " ~ this.identifier ~ " = " ~ result.columns[0].values()[0], info=true) -%}
+    {#- guard_deletions (the merge) left its count on the node; a first build or full refresh merges nothing. -#}
+    {%- do log("rows deleted: " ~ this.identifier ~ " = " ~ model.get('rows_deleted', 0), info=true) -%}
   {%- endif -%}
 {% endmacro %}
 

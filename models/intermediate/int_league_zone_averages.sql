@@ -15,7 +15,7 @@ with team_sums as (
         on
             run_dates.game_date > defense.game_date
             and defense.game_date >= {{ date_add_days('run_dates.game_date', -30) }}
-    -- Defence rows of games absent from the schedule are dropped, as everywhere else.
+    -- Defence rows of games absent from the schedule stop the build at staging (game_matches_schedule).
     inner join {{ ref('stg_nba_raw__schedule') }} as schedule
         on defense.game_id = schedule.game_id
     group by run_dates.game_date, defense.defending_team_abbr

@@ -1,7 +1,7 @@
 {{ config(materialized='table') }}
 -- Every box-score row with the schedule's season (spec §5 decision 2) and the two "game counts"
--- filters the legacy processors used. Box scores of games missing from the schedule are dropped
--- (a data test on the staging model reports them). Pruned to the run window's lookback.
+-- filters the legacy processors used. A box score of a game missing from the schedule stops the build
+-- at staging (gate *__game_matches_schedule), so the join drops nothing. Pruned to the run window's lookback.
 select
     games.*,
     schedule.season_year as schedule_season_year,

@@ -1,4 +1,4 @@
-{{ config(materialized='table', post_hook="{{ log_run_dates() }}") }}
+{{ config(materialized='table', window_column='game_date', post_hook="{{ log_run_dates() }}") }}
 -- The completeness gates tested on this model read every staged source; these refs make every
 -- output model downstream of all of them, so a failing gate skips all five tables.
 -- depends_on: {{ ref('stg_nba_analytics__player_game_summary') }}

@@ -1,4 +1,4 @@
-{% test column_rules(model, not_null=none, ranges=none, accepted_values=none, expressions=none) %}
+{% test column_rules(model, not_null=none, ranges=none, accepted_values=none, expressions=none, finite=none) %}
 {#-
   The column rules of one model checked in a single scan: one test node and one query per model
   instead of one per column and rule (about 20 per output table). That keeps a daily build quick on
@@ -11,10 +11,18 @@
   accepted_values: {column: [value, ...]}            column is one of the values (NULLs pass)
   expressions:     {name: sql}                       the boolean holds on every row (false or NULL fails)
                    {name: {expression: sql, where: sql}}   ... on the rows where `where` holds
+  finite:          [column, ...], or source_floats    the value is not NaN or +-infinity (NULLs pass);
+                   source_floats: every column the model's source declares as a float (derived, so a
+                   new float column of the source is checked without editing the test)
+
+  Column rules also return the failing value as text (`broken_value`).
 -#}
 {%- set rules = [] -%}
 {%- for column in (not_null or []) -%}
-    {%- do rules.append({'rule': column ~ ' is not null', 'fails': column ~ ' is null'}) -%}
+    {%- do rules.append({'rule': column ~ ' is not null', 'fails': column ~ ' is null', 'column': column}) -%}
+{%- endfor -%}
+{%- for column in (source_float_columns(model) if finite == 'source_floats' else (finite or [])) -%}
+    {%- do rules.append({'rule': column ~ ' is finite', 'fails': is_not_finite(column), 'column': column}) -%}
 {%- endfor -%}
 {%- for column, bounds in (ranges or {}).items() -%}
     {%- if bounds is string or bounds | length != 2 -%}
@@ -23,7 +31,7 @@
     {%- set outside = [] -%}
     {%- if bounds[0] is not none -%}{%- do outside.append(column ~ ' < ' ~ bounds[0]) -%}{%- endif -%}
     {%- if bounds[1] is not none -%}{%- do outside.append(column ~ ' > ' ~ bounds[1]) -%}{%- endif -%}
-    {%- do rules.append({'rule': column ~ ' between ' ~ bounds[0] ~ ' and ' ~ bounds[1], 'fails': outside | join(' or ') or '1 = 0'}) -%}
+    {%- do rules.append({'rule': column ~ ' between ' ~ bounds[0] ~ ' and ' ~ bounds[1], 'fails': outside | join(' or ') or '1 = 0', 'column': column}) -%}
 {%- endfor -%}
 {%- for column, values in (accepted_values or {}).items() -%}
     {%- set literals = [] -%}
@@ -31,7 +39,7 @@
         {%- do literals.append(value if value is number else "'" ~ escape_single_quotes(value) ~ "'") -%}
     {%- endfor -%}
     {%- set shown = values | join(', ') if values | length <= 8 else 'one of ' ~ values | length ~ ' accepted values' -%}
-    {%- do rules.append({'rule': column ~ ' in (' ~ shown ~ ')', 'fails': column ~ ' not in (' ~ literals | join(', ') ~ ')'}) -%}
+    {%- do rules.append({'rule': column ~ ' in (' ~ shown ~ ')', 'fails': column ~ ' not in (' ~ literals | join(', ') ~ ')', 'column': column}) -%}
 {%- endfor -%}
 {%- for name, check in (expressions or {}).items() -%}
     {%- set expression = check.get('expression') if check is mapping else check -%}
@@ -54,10 +62,16 @@ select
         {%- for rule in rules %}
         when {{ rule.fails }} then '{{ escape_single_quotes(rule.rule) }}'
         {%- endfor %}
-    end as broken_rule
+    end as broken_rule,
+    case
+        {%- for rule in rules if rule.column %}
+        when {{ rule.fails }} then cast({{ rule.column }} as {{ dbt.type_string() }})
+        {%- endfor %}
+    end as broken_value
 from {{ model }}
 where
     {%- for rule in rules %}
     {{ 'or ' if not loop.first }}({{ rule.fails }})
     {%- endfor %}
 {% endtest %}
+

@@ -11,7 +11,7 @@
 with games as (
     select schedule.game_id, schedule.game_date, schedule.home_team_tricode, schedule.away_team_tricode
     from {{ schedule }} as schedule
-    inner join {{ model }} as run_dates on schedule.game_date = run_dates.game_date
+    inner join (select * from {{ model }}) as run_dates on schedule.game_date = run_dates.game_date
 ),
 
 sides as (
@@ -56,7 +56,7 @@ where not has_player_context or not has_team_context
 -#}
 with lookback as (
     select min(run_dates.season_start_date) as first_date, max(run_dates.game_date) as last_date
-    from {{ model }} as run_dates
+    from (select * from {{ model }}) as run_dates
 ),
 
 games as (
@@ -102,4 +102,24 @@ select
     ]) }}, ', ') as missing
 from checks
 where not has_players or not has_offense or not has_defense
+{% endtest %}
+
+
+{% test box_scores_match_schedule(model, schedule) %}
+{#-
+  Every box-score row belongs to a game of the schedule and carries that game's date. Fails with
+  the game, the row's date and the schedule's date (NULL: the game is not in the schedule).
+-#}
+select
+    box_scores.game_id,
+    box_scores.game_date,
+    schedule.game_date as schedule_game_date,
+    case
+        when schedule.game_id is null then 'game not in the schedule'
+        else 'game_date differs from the schedule'
+    end as broken_rule
+from (select distinct game_id, game_date from {{ model }}) as box_scores
+left join {{ schedule }} as schedule
+    on box_scores.game_id = schedule.game_id
+where schedule.game_id is null or schedule.game_date != box_scores.game_date
 {% endtest %}

@@ -1,8 +1,11 @@
-"""The nightly run (scripts/daily.py, `make daily`): source freshness gates the build."""
+"""The nightly run (scripts/daily.py, `make daily`): source freshness, as of the run date, gates the build."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from dbt_harness import REPO
 
@@ -16,9 +19,9 @@ SOURCES = [
 ]
 
 
-def daily(project, date: str) -> subprocess.CompletedProcess:
+def daily(project, date: str, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "scripts/daily.py", "--date", date],
+        [sys.executable, "scripts/daily.py", "--date", date, *extra],
         cwd=REPO, env=project.env, capture_output=True, text=True,
     )
 
@@ -29,29 +32,63 @@ def output_tables(project) -> list[str]:
     )]
 
 
-def test_stale_sources_stop_the_daily_run_before_anything_is_built(project):
-    # The demo data was processed in 2021: days older than the 72-hour error threshold.
-    result = daily(project, "2021-11-30")
-    assert result.returncode == 1
-    assert "Daily run stopped" in result.stderr
-    assert "stale: nba_analytics.player_game_summary" in result.stderr
-    assert output_tables(project) == []
-
-
-def test_fresh_sources_pass_the_gate_and_the_date_is_built(project):
-    for table in SOURCES:
-        project.execute(f"update {table} set processed_at = cast(now() as timestamp) - interval 1 hour")
-    result = daily(project, "2021-11-30")
-    assert result.returncode == 0, result.stdout[-3000:]
+def test_a_past_date_whose_sources_were_loaded_in_time_passes_and_is_built(project):
+    # Demo loads: box scores at 08:00-08:10 UTC the morning after the games, the next slate's
+    # context at 18:00 UTC the day before. As of 2021-11-20 06:00 New York (11:00 UTC) all were on time.
+    result = daily(project, "2021-11-20")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     built = project.query(
         "select count(*), count(distinct game_date) from dev_nba_predictions.ml_feature_store_v2"
     )[0]
     slate = project.query(
-        "select count(distinct player_lookup) from nba_analytics.upcoming_player_game_context where game_date = '2021-11-30'"
+        "select count(distinct player_lookup) from nba_analytics.upcoming_player_game_context where game_date = '2021-11-20'"
     )[0][0]
     assert built == (slate, 1)
     # The build reuses the parse of the freshness check (same --vars): only one full parse a night.
     assert result.stdout.count("Unable to do partial parsing") == 1, result.stdout[:3000]
+
+
+def test_a_late_load_stops_the_daily_run_naming_the_source_and_its_lag(project):
+    # The box scores of 2021-11-19 arrive 30 hours late: at 11-20's nightly run (11:00 UTC) the latest
+    # box scores loaded were 11-18's, loaded 2021-11-19 08:02 UTC: 26.97 hours earlier (> 24).
+    project.execute("update nba_analytics.player_game_summary set processed_at = processed_at + interval 30 hour "
+                    "where game_date = '2021-11-19'")
+    result = daily(project, "2021-11-20")
+    assert result.returncode == 1
+    assert "Daily run stopped" in result.stderr
+    assert ("stale: nba_analytics.player_game_summary: lag 27.0 h (latest load 2021-11-19T08:02:00+00:00, "
+            "measured at 2021-11-20T11:00:00+00:00)") in result.stderr, result.stderr
+    assert "team_offense_game_summary" not in result.stderr  # loaded on time
+    assert output_tables(project) == []
+
+
+def test_the_day_after_a_day_without_games_is_on_time(project):
+    # No games on Thanksgiving (2021-11-25): the box scores of 11-24 were the last ones due.
+    result = daily(project, "2021-11-26")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_todays_run_is_measured_on_the_wall_clock(project):
+    # One game of the demo's last slate (2021-12-01) is moved to today, with its upcoming context.
+    now = datetime.now(timezone.utc)
+    today = now.astimezone(ZoneInfo("America/New_York")).date()
+    game = project.query("select game_id from nba_raw.nbac_schedule where game_date = '2021-12-01' order by 1 limit 1")[0][0]
+    moved = f"'{today:%Y%m%d}{game[8:]}' as game_id, date '{today}' as game_date"
+    for table in ("nba_raw.nbac_schedule", "nba_analytics.upcoming_player_game_context",
+                  "nba_analytics.upcoming_team_game_context"):
+        project.execute(f"insert into {table} select * replace ({moved}) from {table} where game_id = ?", [game])
+    extra = ["--extra-vars", "check_window_against_schedule: false"]
+    stale = daily(project, today.isoformat(), *extra)
+    # The context of today's game was loaded in 2021: years before now.
+    assert stale.returncode == 1
+    lag = re.search(r"stale: nba_analytics.upcoming_player_game_context: lag (\d+\.\d) h .*measured at (\S+)\)", stale.stderr)
+    assert lag and float(lag.group(1)) > 24 * 365 * 4, stale.stderr
+    # Measured now (or at today's 06:00 New York run if that has passed), not at a date of the data.
+    assert 0 <= (now - datetime.fromisoformat(lag.group(2))).total_seconds() < 24 * 3600, lag.group(2)
+    for table in SOURCES:
+        project.execute(f"update {table} set processed_at = cast(now() as timestamp) - interval 1 hour")
+    fresh = daily(project, today.isoformat(), *extra)
+    assert fresh.returncode == 0, fresh.stdout[-3000:] + fresh.stderr[-2000:]
 
 
 def test_a_date_outside_every_season_stops_the_daily_run_naming_the_var(project):

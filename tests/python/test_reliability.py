@@ -253,7 +253,7 @@ def test_bad_window_vars_stop_the_build_before_anything_is_written(never_built, 
 
 
 # --------------------------------------------------------------------------------------------------
-# 2. Bad upstream rows that the build handles: NULLs, duplicates, orphan box scores, new columns
+# 2. Bad upstream rows that the build handles: NULLs, duplicates, new columns
 # --------------------------------------------------------------------------------------------------
 
 
@@ -325,8 +325,9 @@ def orphan_game_id(project: DbtProject, game_id: str) -> str:
 @pytest.fixture(scope="module")
 def handled_faults(baseline):
     """One build over sources carrying the faults the models handle without changing any output:
-    stale duplicates of source rows, box scores of a game that is not in the schedule, and new
-    source columns. Returns (project, build result, the injected rows)."""
+    stale duplicates of source rows and new source columns (box scores of a game that is not in the
+    schedule stop the build instead: test_box_scores_of_a_game_not_in_the_schedule_stop_the_build_by_name).
+    Returns (project, build result, the injected rows)."""
     project = restore(baseline.workdir, baseline.db)
     dup_rows = played_box_scores(project, "2021-11-23", 3)
     key = "player_lookup = ? and game_id = ?"
@@ -349,24 +350,16 @@ def handled_faults(baseline):
                 "processed_at - interval 1 day as processed_at")
     insert_copy(project, SCHEDULE, "game_id = ?", [offense_game],
                 "1 as game_status, substr(md5(data_hash || '|older'), 1, 16) as data_hash, processed_at - interval 1 day as processed_at")
-    # Box scores (player and team offence) of a game the schedule does not know: 2021-11-25 has
-    # no games; the copies keep real teams and players, with big numbers. (Team defence rows of
-    # such a game: test_team_defence_rows_of_a_game_not_in_the_schedule_change_no_output.)
-    orphan_game = orphan_game_id(project, offense_game)
-    replace_game = f"'{orphan_game}' as game_id, date '2021-11-25' as game_date"
-    insert_copy(project, PGS, "game_id = ?", [offense_game], f"{replace_game}, points + 20 as points, ft_makes + 20 as ft_makes")
-    insert_copy(project, OFFENSE, "game_id = ?", [offense_game], f"{replace_game}, points_scored + 50 as points_scored")
     # Schema drift: a new column in three sources.
     for table in (PGS, UPCOMING, SCHEDULE):
         project.execute(f"alter table {table} add column reliability_new_column varchar default 'new'")
 
     result = build_models(project, "--vars", RANGE_VARS, check=False)
-    injected = {"duplicates": dup_rows, "slate_player": slate_player, "offense_game": offense_game,
-                "orphan_game": orphan_game}
+    injected = {"duplicates": dup_rows, "slate_player": slate_player, "offense_game": offense_game}
     return Snapshot(project, baseline.root / "handled_faults"), result, injected
 
 
-def test_stale_duplicates_orphan_box_scores_and_new_columns_change_no_output(baseline, handled_faults):
+def test_stale_duplicates_and_new_columns_change_no_output(baseline, handled_faults):
     project, result, _ = handled_faults
     assert result.returncode == 0, output_of(result)[-3000:]
     assert "ERROR=0 SKIP=0" in summary_line(result), summary_line(result)
@@ -409,43 +402,31 @@ def test_duplicate_source_rows_resolve_to_the_latest_row(handled_faults):
                          [player, game_id]) == [(1, "ffffffffffffffff")]
 
 
-def test_box_scores_of_a_game_not_in_the_schedule_warn_by_name_and_are_dropped(handled_faults):
-    project, result, injected = handled_faults
-    output = output_of(result)
-    results = project.results
-    orphan = injected["orphan_game"]
-    for name in ("stg_player_game_summary__game_in_schedule", "stg_team_offense_game_summary__game_in_schedule"):
-        test = named_test_result(results, name)
-        assert test["status"] == "warn" and test["failures"] >= 1, (name, test["status"], test["failures"])
-        assert f"Warning in test {name}" in output
-        failing = project.query(test["compiled_code"])
-        assert failing and {str(value) for row in failing for value in row} == {orphan}, failing
-    # Dropped: no intermediate table holds the game (the outputs are unchanged, see the test above).
-    assert project.query("select count(*) from dev_nba_staging.int_player_games where game_id = ?", [orphan]) == [(0,)]
-    assert project.query(
-        "select count(*) from dev_nba_staging.int_team_offense__rolling where game_date = date '2021-11-25'") == [(0,)]
-
-
-def test_team_defence_rows_of_a_game_not_in_the_schedule_change_no_output(baseline):
+def test_box_scores_of_a_game_not_in_the_schedule_stop_the_build_by_name(baseline):
+    """Player, team offence and team defence rows of a game the schedule does not know (2021-11-25 has
+    no games) stop the build at staging, each named with its source table; no output changes."""
     project = restore(baseline.workdir, baseline.db)
     game = project.query(f"select min(game_id) from {DEFENSE} where game_date = date '2021-11-23'")[0][0]
     orphan = orphan_game_id(project, game)
+    moved = f"'{orphan}' as game_id, date '2021-11-25' as game_date"
+    insert_copy(project, PGS, "game_id = ?", [game], f"{moved}, points + 20 as points, ft_makes + 20 as ft_makes")
+    insert_copy(project, OFFENSE, "game_id = ?", [game], f"{moved}, points_scored + 50 as points_scored")
     insert_copy(project, DEFENSE, "game_id = ?", [game],
-                f"'{orphan}' as game_id, date '2021-11-25' as game_date, points_allowed + 50 as points_allowed, "
+                f"{moved}, points_allowed + 50 as points_allowed, "
                 "opp_paint_attempts + 20 as opp_paint_attempts, opp_paint_makes + 20 as opp_paint_makes")
 
-    result = build_models(project, "--vars", RANGE_VARS, "--select", "+team_defense_zone_analysis", check=False)
+    result = build_models(project, "--vars", RANGE_VARS, check=False)
 
-    assert result.returncode == 0, output_of(result)[-3000:]
-    assert "Warning in test stg_team_defense_game_summary__game_in_schedule" in output_of(result)
-    test = named_test_result(run_results(project), "stg_team_defense_game_summary__game_in_schedule")
-    assert {str(value) for row in project.query(test["compiled_code"]) for value in row} == {orphan}
-    assert project.query(
-        "select count(*) from dev_nba_staging.int_team_defense__rolling where game_date = date '2021-11-25'") == [(0,)]
-    after = all_states(project)["team_defense_zone_analysis"]
-    changed = changed_keys(baseline.state["team_defense_zone_analysis"], after)
-    assert changed == set(), f"{len(changed)} team_defense_zone_analysis rows rewritten"
-    assert rows_written(result) == {"team_defense_zone_analysis": 0}
+    text = output_of(result)
+    assert result.returncode != 0
+    for source in ("player_game_summary", "team_offense_game_summary", "team_defense_game_summary"):
+        test = named_test_result(run_results(project), f"stg_{source}__game_matches_schedule")
+        assert test["status"] == "fail" and test["failures"] == 1, (source, test["status"], test["failures"])
+        assert (f"nba_analytics.{source}: game_id={orphan}, game_date=2021-11-25, schedule_game_date=None, "
+                "broken_rule=game not in the schedule") in text, text[-3000:]
+    after = all_states(project)
+    for name in OUTPUT_TABLES:
+        assert after[name] == baseline.state[name], f"{name}: {len(changed_keys(baseline.state[name], after[name]))} rows changed"
 
 
 def test_new_source_column_does_not_break_the_build(handled_faults):
