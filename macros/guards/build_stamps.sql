@@ -6,8 +6,11 @@
   merges, or deletes, from inputs prepared for another window.
 
   Table <staging schema>.build_stamps, one row per model build (and one '__run__' row per invocation
-  that carries the sources state):
+  that carries the sources state). It is only ever appended to (no DELETE: the local BigQuery
+  emulator has none, and the history is small and useful):
     node_id        dbt unique_id of the model ('__run__' for the invocation row)
+    replaced       true when the build replaced the whole table (a table model, a first build or a
+                   full refresh): older stamps of the node no longer describe its rows
     window_mode    date / range / all / catch_up
     window_start   first date of the window, YYYY-MM-DD (NULL: unbounded)
     window_end     last date of the window, YYYY-MM-DD (NULL: unbounded)
@@ -39,7 +42,7 @@
 {% macro ensure_build_stamps() %}
   {%- set stamps = build_stamps_relation() -%}
   {%- do adapter.create_schema(stamps) -%}
-  {%- do run_query('create table if not exists ' ~ stamps ~ ' (node_id ' ~ dbt.type_string() ~ ', window_mode ' ~ dbt.type_string()
+  {%- do run_query('create table if not exists ' ~ stamps ~ ' (node_id ' ~ dbt.type_string() ~ ', replaced ' ~ dbt.type_boolean() ~ ', window_mode ' ~ dbt.type_string()
       ~ ', window_start ' ~ dbt.type_string() ~ ', window_end ' ~ dbt.type_string() ~ ', sources_state ' ~ dbt.type_string()
       ~ ', invocation_id ' ~ dbt.type_string() ~ ', built_at ' ~ dbt.type_timestamp() ~ ')') -%}
 {% endmacro %}
@@ -53,22 +56,21 @@
 {% macro stamp_invocation(window, sources_state) %}
   {#- The invocation's own row: the window and the sources state every model of this run is stamped with. -#}
   {%- do ensure_build_stamps() -%}
-  {%- do run_query('insert into ' ~ build_stamps_relation() ~ ' values (' ~ ["'__run__'", sql_text(window.mode), sql_text(window.start), sql_text(window.end), sql_text(sources_state), sql_text(invocation_id), 'current_timestamp'] | join(', ') ~ ')') -%}
+  {%- do run_query('insert into ' ~ build_stamps_relation() ~ ' values (' ~ ["'__run__'", 'true', sql_text(window.mode), sql_text(window.start), sql_text(window.end), sql_text(sources_state), sql_text(invocation_id), 'current_timestamp'] | join(', ') ~ ')') -%}
 {% endmacro %}
 
 
 {% macro record_build_window() %}
   {#-
     Post-hook of every persisted model (dbt_project.yml): stamps this build with the invocation's
-    window and sources state. A table keeps only its latest stamp (a rebuild replaces its rows); an
-    incremental table keeps one per build (each build merged one window). Renders no SQL.
+    window and sources state. A table build replaces the table (replaced = true); an incremental
+    build merges one window into it, unless it is the first build or a full refresh. Renders no SQL.
   -#}
   {%- if execute and model.config.get('materialized') in ('table', 'incremental') -%}
     {%- set stamps = build_stamps_relation() -%}
-    {%- if model.config.get('materialized') == 'table' or flags.FULL_REFRESH -%}
-      {%- do run_query('delete from ' ~ stamps ~ " where node_id = '" ~ model.unique_id ~ "'") -%}
-    {%- endif -%}
-    {%- do run_query('insert into ' ~ stamps ~ " select '" ~ model.unique_id ~ "', window_mode, window_start, window_end, sources_state, invocation_id, current_timestamp from "
+    {#- In a post-hook is_incremental() is true once the table exists; pre-existence is what counts. -#}
+    {%- set replaced = model.config.get('materialized') == 'table' or flags.FULL_REFRESH or not model.get('merged', false) -%}
+    {%- do run_query('insert into ' ~ stamps ~ " select '" ~ model.unique_id ~ "', " ~ ('true' if replaced else 'false') ~ ", window_mode, window_start, window_end, sources_state, invocation_id, current_timestamp from "
         ~ stamps ~ " where node_id = '__run__' and invocation_id = '" ~ invocation_id ~ "'") -%}
   {%- endif -%}
 {% endmacro %}

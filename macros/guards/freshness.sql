@@ -119,7 +119,7 @@
     {%- set row = run_query(freshness_sql(relation, source.loaded_at_field, source.freshness.filter)).rows[0] -%}
     {%- set error_hours = threshold_hours(source.freshness.error_after) -%}
     {%- set warn_hours = threshold_hours(source.freshness.warn_after) -%}
-    {%- set age = none if row[0] is none else ((row[1] - row[0].replace(tzinfo=none)).total_seconds() / 3600) -%}
+    {%- set age = none if row[0] is none else ((row[1].replace(tzinfo=none) - row[0].replace(tzinfo=none)).total_seconds() / 3600) -%}
     {%- set label = source.source_name ~ '.' ~ source.name ~ ': ' ~ ('no rows loaded by ' ~ row[1] if age is none else 'latest load ' ~ row[0] ~ ', ' ~ '%.1f' | format(age) ~ ' h before ' ~ row[1] ~ ' UTC') -%}
     {%- if age is none or (error_hours is not none and age > error_hours) -%}
       {%- do stale.append(label ~ ' (error after ' ~ error_hours ~ ' h)') -%}

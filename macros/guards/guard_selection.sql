@@ -133,7 +133,7 @@
   {%- if adapter.get_relation(database=stamps.database, schema=stamps.schema, identifier=stamps.identifier) is not none -%}
     {%- set ids = [] -%}
     {%- for node in inputs -%}{%- do ids.append("'" ~ node.unique_id ~ "'") -%}{%- endfor -%}
-    {%- set rows = run_query('select node_id, window_mode, window_start, window_end, sources_state, cast(built_at as ' ~ dbt.type_string() ~ ') from ' ~ stamps
+    {%- set rows = run_query('select node_id, window_mode, window_start, window_end, sources_state, cast(built_at as ' ~ dbt.type_string() ~ '), replaced from ' ~ stamps
         ~ ' where node_id in (' ~ ids | join(', ') ~ ') order by built_at desc').rows -%}
     {%- for row in rows -%}
       {%- do by_node.setdefault(row[0], []).append(row) -%}
@@ -142,7 +142,11 @@
   {%- set problems = [] -%}
   {%- for node in inputs -%}
     {%- set node_stamps = by_node.get(node.unique_id, []) -%}
-    {%- set candidates = node_stamps[:1] if node.config.materialized == 'table' else node_stamps -%}
+    {#- The stamps since the table was last replaced (newest first): they describe its rows. -#}
+    {%- set candidates = [] -%}
+    {%- for row in node_stamps -%}
+      {%- if loop.first or not candidates[-1][6] -%}{%- do candidates.append(row) -%}{%- endif -%}
+    {%- endfor -%}
     {%- set ok = namespace(value=false) -%}
     {%- for row in candidates if row[4] == state and window_covers(row[2], row[3], window) -%}
       {%- set ok.value = true -%}

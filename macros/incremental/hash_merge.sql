@@ -92,7 +92,8 @@
     {%- endif -%}
     {%- do log("allow_mass_delete: deleting " ~ deleted ~ " of " ~ existing ~ " rows of the window in " ~ target, info=true) -%}
   {%- endif -%}
-  {%- do model.update({'rows_deleted': deleted}) -%}
+  {#- Kept on the node for the post-hooks: log_rows_written logs it, record_build_window sees a merge. -#}
+  {%- do model.update({'rows_deleted': deleted, 'merged': true}) -%}
 {% endmacro %}
 
 
