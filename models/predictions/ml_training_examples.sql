@@ -17,6 +17,7 @@
   config(
     unique_key=['player_lookup', 'game_date'],
     window_column='game_date',
+    catch_up_from_own_rows=true,
     partitioned_by='game_date',
     partition_by={'field': 'game_date', 'data_type': 'date', 'granularity': 'day'},
     cluster_by=['player_lookup', 'quality_tier'],
