@@ -202,8 +202,7 @@ def split_of(game_dates: pa.Array, split: dict) -> pa.Array:
     return result
 
 
-def with_feature_columns(batch: pa.RecordBatch, names: list[str], split: dict) -> pa.Table:
-    table = pa.Table.from_batches([batch])
+def with_feature_columns(table: pa.Table, names: list[str], split: dict) -> pa.Table:
     table = table.append_column("split", split_of(table["game_date"].combine_chunks(), split))
     features = table["features"]
     for index, name in enumerate(names):
@@ -219,9 +218,19 @@ def read_examples(con, table: str, start: str, end: str, min_quality: float | No
         where game_date between $start and $end and {filter_reason(min_quality)} is null
         order by game_date, player_lookup
     """, params={"start": start, "end": end}).to_arrow_reader(BATCH_ROWS)
+    # Re-cut into row groups of exactly BATCH_ROWS rows: the file's bytes (and sha256) then do not
+    # depend on how the engine happened to batch its result.
+    pending, pending_rows = [], 0
     for batch in reader:
-        if batch.num_rows:
-            yield with_feature_columns(batch, names, split)
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= BATCH_ROWS:
+            rows = pa.Table.from_batches(pending).combine_chunks()
+            yield with_feature_columns(rows.slice(0, BATCH_ROWS), names, split)
+            rest = rows.slice(BATCH_ROWS)
+            pending, pending_rows = rest.to_batches(), rest.num_rows
+    if pending_rows:
+        yield with_feature_columns(pa.Table.from_batches(pending).combine_chunks(), names, split)
 
 
 def load(args: argparse.Namespace) -> tuple[pa.Table, dict]:
