@@ -11,7 +11,8 @@ and measures, against actual_points:
   - the over/under hit rate of "last-10 average vs line": predict over when points_avg_last_10 is
     above the line, under when below (ties and pushes are not counted).
 Every figure is computed on the test split (where the fit is out of sample), overall and by
-quality_tier and by data_source; the three baselines that need no training are also given over
+quality_tier and by data_source, next to the mean of actual_points (errors grow with the scale of
+a group: bench players score less and miss by less); the three baselines that need no training are also given over
 every row of the window. Prints the tables, writes a self-contained HTML page (plotly, JavaScript
 embedded: opens offline) and the figures as JSON beside it.
 """
@@ -32,6 +33,7 @@ GROUPINGS = ("overall", "quality_tier", "data_source")
 COLUMNS = {  # figure -> heading
     "rows": "rows",
     "rows_with_line": "with line",
+    "mean_actual_points": "mean points",
     "mae_line": "MAE line",
     "mae_points_avg_last_10": "MAE last-10",
     "mae_points_avg_season": "MAE season",
@@ -70,6 +72,7 @@ def group_figures(rows: pd.DataFrame) -> dict:
     figures = {
         "rows": len(rows),
         "rows_with_line": len(line_rows),
+        "mean_actual_points": float(actual.mean()) if len(rows) else None,
         "mae_line": mae(line_rows["current_points_line"], line_rows["actual_points"]),
         "mae_points_avg_last_10": mae(rows["points_avg_last_10"], actual),
         "mae_points_avg_season": mae(rows["points_avg_season"], actual),
@@ -147,7 +150,7 @@ def text_table(scope: dict, figures: list[str]) -> str:
 
 
 TEST_FIGURES = list(COLUMNS)
-ALL_ROW_FIGURES = ["rows", "rows_with_line", "mae_line", "mae_points_avg_last_10", "mae_points_avg_season",
+ALL_ROW_FIGURES = ["rows", "rows_with_line", "mean_actual_points", "mae_line", "mae_points_avg_last_10", "mae_points_avg_season",
                    "hit_rate_last_10_vs_line", "hit_rate_bets"]
 
 

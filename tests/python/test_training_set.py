@@ -239,6 +239,7 @@ def independent_figures(rows: list[dict]) -> dict:
     return {
         "rows": len(rows),
         "rows_with_line": len(line_rows),
+        "mean_actual_points": mean([r["actual_points"] for r in rows]),
         "mae_line": mean([abs(r["actual_points"] - r["current_points_line"]) for r in line_rows]),
         "mae_points_avg_last_10": mean([abs(r["actual_points"] - r["points_avg_last_10"]) for r in rows]),
         "mae_points_avg_season": mean([abs(r["actual_points"] - r["points_avg_season"]) for r in rows]),
