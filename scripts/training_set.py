@@ -153,7 +153,11 @@ def counts(con, table: str, start: str, end: str, min_quality: float | None) -> 
     kept = by_reason.get("kept", 0)
     if kept == 0:
         raise ExportError(f"window {start} to {end}: all {total} examples were filtered out ({filtered})")
-    return {"total": total, "filtered_out": filtered, "filtered_out_total": total - kept, "exported": kept}
+    result = {"total": total, "filtered_out": filtered, "filtered_out_total": total - kept, "exported": kept}
+    result["final_games_in_schedule"] = final_games(con, start, end)
+    result["final_games_with_examples"] = con.execute(
+        f"select count(distinct game_id) from {table} where game_date between ? and ?", [start, end]).fetchone()[0]
+    return result
 
 
 def feature_definition(con, table: str, start: str, end: str) -> tuple[str, list[str]]:
@@ -361,6 +365,10 @@ def main(argv=None) -> int:
         print(f"training-set: {error}", file=sys.stderr)
         return 2
     counts_ = manifest["row_counts"]
+    missing = counts_["final_games_in_schedule"] - counts_["final_games_with_examples"]
+    if missing > 0:
+        print(f"training-set: warning: {missing} final games of the window have no example yet (labels not built: "
+              f"dbt build --select {MODEL} --vars '{{start_date: {args.start}, end_date: {args.end}}}')", file=sys.stderr)
     print(f"training-set {args.start} to {args.end}: {counts_['exported']:,} of {counts_['total']:,} examples "
           f"exported (filtered out: {counts_['filtered_out']}) in {manifest['seconds']} s")
     for name, split in manifest["split"].items():

@@ -16,6 +16,7 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -99,6 +100,10 @@ def test_export_counts_rows_and_reasons(exported):
     assert counts["filtered_out"] == {"early_season": expected["early_season"], "did_not_play": expected["did_not_play"]}
     assert counts["exported"] == expected["total"] - expected["early_season"] - expected["did_not_play"]
     assert pq.read_metadata(out).num_rows == counts["exported"]
+    final_games = project.query("select count(*) from nba_raw.nbac_schedule "
+                                f"where game_status = 3 and game_date between '{START}' and '{END}'")[0][0]
+    assert counts["final_games_in_schedule"] == counts["final_games_with_examples"] == final_games
+    assert "warning" not in result.stderr
     assert f"{counts['exported']:,} of {counts['total']:,} examples exported" in result.stdout
     assert manifest["window"] == {"start": START, "end": END}
     assert manifest["filters"]["min_quality"] is None
@@ -309,3 +314,19 @@ def test_evaluate_errors_are_named(built):
     assert result.returncode == 2 and "window 2021-12-01 to 2021-12-05 holds no final game" in result.stderr
     result = script(project, "evaluate.py", "--start", "2021-11-01", "--end", "2021-11-03")
     assert result.returncode == 2 and "a test split needs at least 3" in result.stderr
+
+
+def test_final_games_without_examples_are_warned_about(built, tmp_path):
+    project, _ = built
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(project.db.read_bytes())
+    day = "2021-11-20"
+    with duckdb.connect(str(copy)) as con:
+        games = con.execute("select count(distinct game_id) from dev_nba_predictions.ml_training_examples "
+                            f"where game_date = '{day}'").fetchone()[0]
+        con.execute(f"delete from dev_nba_predictions.ml_training_examples where game_date = '{day}'")
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "training_set.py"), "--db", str(copy),
+                             "--start", START, "--end", END, "--out", str(tmp_path / "w.parquet")],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert games > 0 and f"warning: {games} final games of the window have no example yet" in result.stderr
