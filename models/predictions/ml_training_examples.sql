@@ -4,7 +4,9 @@
   select and data_hash are both rendered from this one mapping, so data_hash covers every column but
   the bookkeeping ones (data_hash, created_at, processed_at) by construction: a column added here is
   hashed without a second list to update. Hashing the 25-element vectors again would triple the
-  model's time for no extra information.
+  model's time for no extra information. More feature-store columns (e.g. the provenance columns
+  feature_sources, default_feature_count, is_training_ready) join as 'stored' here and in
+  `stored_features`; the export picks up every column by itself.
 -#}
 {%- set output_columns = {
     'player_lookup': 'string', 'universal_player_id': 'string', 'game_date': 'date', 'game_id': 'string',
