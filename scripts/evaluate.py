@@ -166,18 +166,21 @@ def charts(result: dict) -> list:
     predictors = {"mae_line": "line", "mae_points_avg_last_10": "last-10 average",
                   "mae_points_avg_season": "season average", "mae_least_squares": "least-squares fit"}
     figures = []
-    for grouping in GROUPINGS[1:]:
-        groups = result["test"][grouping]
-        figure = go.Figure([go.Bar(name=label, x=list(groups), y=[groups[g][key] for g in groups])
-                            for key, label in predictors.items()])
-        figure.update_layout(title=f"MAE against actual_points by {grouping} (test split)", barmode="group",
-                             yaxis_title="mean absolute error (points)", height=420)
-        figures.append(figure)
-        figure = go.Figure([go.Bar(x=list(groups), y=[groups[g]["hit_rate_last_10_vs_line"] for g in groups],
-                                   text=[f"{groups[g]['hit_rate_bets']} bets" for g in groups])])
-        figure.update_layout(title=f"Hit rate of 'last-10 average vs line' by {grouping} (test split)",
-                             yaxis_title="share of over/under calls that hit", yaxis_range=[0, 1], height=380)
-        figures.append(figure)
+    for scope, scope_label in (("test", "test split"), ("all_rows", "every row of the window")):
+        for grouping in GROUPINGS[1:]:
+            groups = result[scope][grouping]
+            shown = {key: label for key, label in predictors.items()
+                     if any(groups[g][key] is not None for g in groups)}  # no fit outside the test split
+            figure = go.Figure([go.Bar(name=label, x=list(groups), y=[groups[g][key] for g in groups])
+                                for key, label in shown.items()])
+            figure.update_layout(title=f"MAE against actual_points by {grouping} ({scope_label})", barmode="group",
+                                 yaxis_title="mean absolute error (points)", height=420)
+            figures.append(figure)
+            figure = go.Figure([go.Bar(x=list(groups), y=[groups[g]["hit_rate_last_10_vs_line"] for g in groups],
+                                       text=[f"{groups[g]['hit_rate_bets']} bets" for g in groups])])
+            figure.update_layout(title=f"Hit rate of 'last-10 average vs line' by {grouping} ({scope_label})",
+                                 yaxis_title="share of over/under calls that hit", yaxis_range=[0, 1], height=380)
+            figures.append(figure)
     return figures
 
 

@@ -299,10 +299,11 @@ def test_evaluate_prints_a_table_and_writes_a_self_contained_page(evaluated):
     for tier in result["test"]["quality_tier"]:
         assert f"quality_tier  {tier}" in run.stdout
     html = page.read_text()
-    assert html.count("Plotly.newPlot") == 4  # MAE and hit rate, by tier and by source
+    # MAE and hit rate, by tier and by source, on the test split and on every row
+    assert html.count("Plotly.newPlot") == 8
     scripts = ScriptTags()
     scripts.feed(html)
-    assert scripts.count >= 5 and scripts.external == []  # the plotly bundle is embedded, nothing fetched
+    assert scripts.count >= 9 and scripts.external == []  # the plotly bundle is embedded, nothing fetched
     assert len(html) > 1_000_000
 
 
