@@ -19,7 +19,7 @@ SEED ?= 42
 DEMO_DATE ?= 2021-12-01
 export DBT_DUCKDB_PATH := $(DB)
 
-.PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery docs docs-serve daily backfill bench clean
+.PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery docs docs-serve daily backfill training-set evaluate bench clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -80,6 +80,14 @@ daily: setup profiles.yml  ## Nightly run for DATE: source freshness gate, then 
 backfill: setup profiles.yml  ## Build every date of START..END in one set-based pass (completeness gates warn).
 	@test -n "$(START)" -a -n "$(END)" || { echo "make backfill needs START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
 	$(DBT) build --vars '{start_date: $(START), end_date: $(END), completeness_severity: warn}'
+
+training-set: setup  ## Export ml_training_examples of START..END to Parquet + manifest: [OUT=file.parquet] [MIN_QUALITY=85]
+	@test -n "$(START)" -a -n "$(END)" || { echo "make training-set needs START=YYYY-MM-DD END=YYYY-MM-DD [OUT=file.parquet] [MIN_QUALITY=0-100]"; exit 2; }
+	$(BIN)/python scripts/training_set.py --db $(DBT_DUCKDB_PATH) --start $(START) --end $(END) $(if $(OUT),--out $(OUT)) $(if $(MIN_QUALITY),--min-quality $(MIN_QUALITY))
+
+evaluate: setup  ## Baseline MAEs and hit rate of START..END's examples: table + self-contained HTML [OUT=page.html] [MIN_QUALITY=85]
+	@test -n "$(START)" -a -n "$(END)" || { echo "make evaluate needs START=YYYY-MM-DD END=YYYY-MM-DD [OUT=page.html] [MIN_QUALITY=0-100]"; exit 2; }
+	$(BIN)/python scripts/evaluate.py --db $(DBT_DUCKDB_PATH) --start $(START) --end $(END) $(if $(OUT),--out $(OUT)) $(if $(MIN_QUALITY),--min-quality $(MIN_QUALITY))
 
 bench: setup  ## Four-season benchmark; figures in target/bench.json.
 	$(BIN)/python scripts/bench.py

@@ -2,7 +2,7 @@
 
 On a fresh DuckDB file it:
   1. generates four seasons of Phase 3 data with the project's generator;
-  2. backfills all five tables over every date in one set-based pass, with `dbt run` (models only)
+  2. backfills all five tables (and ml_training_examples) over every date in one set-based pass, with `dbt run` (models only)
      and with `dbt build` (every data and unit test too), reporting wall time, rows per table, each
      model's time from run_results.json and the peak memory of the dbt process (the first `dbt run`,
      which also re-parses the project, is reported on its own);
@@ -38,8 +38,10 @@ TABLES = {
     "player_daily_cache": ("dev_nba_precompute", "cache_date"),
     "player_composite_factors": ("dev_nba_precompute", "game_date"),
     "ml_feature_store_v2": ("dev_nba_predictions", "game_date"),
+    "ml_training_examples": ("dev_nba_predictions", "game_date"),
 }
-OUTPUTS = "+ml_feature_store_v2"
+# The five tables and the training examples built from them (ml_training_examples is their only child).
+OUTPUTS = "+ml_training_examples"
 # Backfills run with the completeness gates as warnings (as make backfill does). Run and build get the
 # same --vars, so only the first invocation re-parses the project; that one is reported on its own.
 BACKFILL_VARS = "{completeness_severity: warn}"
@@ -141,6 +143,15 @@ def main() -> int:
         "where not early_season_flag and game_date between '2023-01-01' and '2023-03-31' order by 1")]
     middle = len(game_dates) // 2
     day = game_dates[middle]
+    print("[2b/6] export of every training example (scripts/training_set.py)")
+    first, last = (value.isoformat() for value in bench.query(
+        "select min(game_date), max(game_date) from dev_nba_predictions.ml_training_examples")[0])
+    exported = bench.run(sys.executable, str(REPO / "scripts" / "training_set.py"), "--db", str(bench.db),
+                         "--start", first, "--end", last, "--out", str(workdir / "training_set.parquet"))
+    export_manifest = json.loads((workdir / "training_set.manifest.json").read_text())
+    figures["export_seconds"] = round(exported["seconds"], 2)
+    figures["export_rows"] = export_manifest["row_counts"]
+
     print(f"[3/6] daily builds (five models and their tests): {args.repeat} new dates, then {day} again")
 
     def daily(date: str) -> dict:
@@ -195,6 +206,7 @@ def print_table(figures: dict) -> None:
         ("backfill peak memory (MB)", figures["backfill_peak_memory_mb"], f"< {TARGETS['backfill_peak_memory_mb']}"),
         ("dates backfilled", figures["backfill_dates"], ""),
         ("backfill s / date", figures["backfill_seconds_per_date"], ""),
+        ("training-set export, every date (s)", figures["export_seconds"], ""),
         (f"daily build {figures['daily_date']} (s)", figures["daily_build_seconds"], f"<= {TARGETS['daily_build_seconds']}"),
         ("  first run of a new date, with re-parse (s)", figures["daily_build_new_date_seconds"], ""),
         ("no-op re-run rows written", figures["noop_rows_written"], "0"),
@@ -205,6 +217,7 @@ def print_table(figures: dict) -> None:
     for name, value, target in rows:
         print(f"{name:<46}{value:>10}  {target}")
     print("\nrows per table:", ", ".join(f"{t}={n}" for t, n in figures["rows"].items()))
+    print("training-set export rows:", figures["export_rows"])
     print("model seconds (backfill run):")
     for model, seconds in sorted(figures["model_seconds"].items(), key=lambda kv: -kv[1])[:10]:
         print(f"  {model:<48}{seconds:>7}")

@@ -6,6 +6,7 @@
   no vars, full refresh (or first build)              every date the sources hold
   no vars, incremental                                catch up: the dates after the latest date
                                                       that every precompute table already holds
+                                                      (and the model itself, with catch_up_from_own_rows)
 -#}
 
 {% macro parse_window_date(name, value) %}
@@ -86,6 +87,21 @@
   {%- endfor -%}
   {%- if latest | length == 0 -%}
     {{ return(window) }}
+  {%- endif -%}
+  {#- A model that sets `catch_up_from_own_rows` (ml_training_examples) runs after the five tables were
+      caught up and only holds dates whose games are final: it catches up from its own latest date,
+      so labels that arrived since its last build are written too. -#}
+  {%- set node_config = (model.get('config') or {}) if model is defined and model is mapping else {} -%}
+  {%- if node_config.get('catch_up_from_own_rows') and node_config.get('window_column') -%}
+    {%- set own = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- if own is none -%}
+      {{ return(window) }}
+    {%- endif -%}
+    {%- set own_latest = run_query('select cast(max(' ~ node_config.get('window_column') ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ own).columns[0].values()[0] -%}
+    {%- if own_latest is none -%}
+      {{ return(window) }}
+    {%- endif -%}
+    {%- do latest.append(own_latest | string) -%}
   {%- endif -%}
   {%- set start = modules.datetime.date.fromisoformat(latest | min) + modules.datetime.timedelta(days=1) -%}
   {{ return({'mode': 'catch_up', 'start': start.isoformat(), 'end': none}) }}

@@ -97,9 +97,10 @@ _ROWS_WRITTEN = _re.compile(r"rows written: (\w+) = (\d+)")
 _RUN_WINDOW = _re.compile(r"Run window: (date|range|all|catch_up)\b(?: from (\S+))?(?: to (\S+))?")
 
 
-def rows_written(result: subprocess.CompletedProcess) -> dict:
-    """{table: n} from the post-hook lines `rows written: <table> = <n>` of one dbt invocation."""
-    return {name: int(n) for name, n in _ROWS_WRITTEN.findall(result.stdout)}
+def rows_written(result: subprocess.CompletedProcess, tables=tuple(OUTPUT_TABLES)) -> dict:
+    """{table: n} from the post-hook lines `rows written: <table> = <n>` of one dbt invocation, for
+    the five output tables by default (`tables=None`: every model, ml_training_examples included)."""
+    return {name: int(n) for name, n in _ROWS_WRITTEN.findall(result.stdout) if tables is None or name in tables}
 
 
 def output_of(result: subprocess.CompletedProcess) -> str:

@@ -372,10 +372,10 @@ def test_stale_duplicates_and_new_columns_change_no_output(baseline, handled_fau
 
 def test_duplicate_source_rows_resolve_to_the_latest_row(handled_faults):
     project, result, injected = handled_faults
-    # The uniqueness tests of the five outputs ran and passed (a dated run skips the grain checks of
-    # staging and intermediate models: they hold by construction) ...
+    # The uniqueness tests of the five outputs and of ml_training_examples ran and passed (a dated run
+    # skips the grain checks of staging and intermediate models: they hold by construction) ...
     uniqueness = [r for uid, r in project.results.items() if uid.startswith("test.") and "unique_combination" in uid]
-    assert len(uniqueness) == 5 and all(r["status"] == "pass" for r in uniqueness)
+    assert len(uniqueness) == len(OUTPUT_TABLES) + 1 and all(r["status"] == "pass" for r in uniqueness)
     # ... and each staged source has one row per natural key despite the duplicates.
     for view, key in STAGED_KEYS.items():
         rows, keys = project.query(f"select count(*), count(distinct ({', '.join(key)})) from dev_nba_staging.{view}")[0]

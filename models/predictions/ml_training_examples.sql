@@ -1,0 +1,123 @@
+{#-
+  Every output column once: name -> row-hash kind, or 'stored' for a column copied from the
+  feature-store row, which `feature_data_hash` (that row's own data_hash) already covers. The final
+  select and data_hash are both rendered from this one mapping, so data_hash covers every column but
+  the bookkeeping ones (data_hash, created_at, processed_at) by construction: a column added here is
+  hashed without a second list to update. Hashing the 25-element vectors again would triple the
+  model's time for no extra information. More feature-store columns (e.g. the provenance columns
+  feature_sources, default_feature_count, is_training_ready) join as 'stored' here and in
+  `stored_features`; the export picks up every column by itself.
+-#}
+{%- set output_columns = {
+    'player_lookup': 'string', 'universal_player_id': 'string', 'game_date': 'date', 'game_id': 'string',
+    'season_year': 'int',
+    'features': 'stored', 'feature_names': 'stored', 'feature_count': 'stored', 'feature_version': 'stored',
+    'feature_quality_score': 'stored', 'quality_tier': 'stored', 'data_source': 'stored',
+    'early_season_flag': 'stored', 'is_production_ready': 'stored', 'feature_data_hash': 'string',
+    'played': 'bool', 'actual_points': 'int', 'actual_minutes': 'float',
+    'has_prop_line': 'bool', 'current_points_line': 'float', 'over_line': 'bool', 'push': 'bool',
+} -%}
+{%- set hashed_columns = {} -%}
+{%- for name, kind in output_columns.items() if kind != 'stored' -%}
+    {%- do hashed_columns.update({name: kind}) -%}
+{%- endfor -%}
+{{
+  config(
+    unique_key=['player_lookup', 'game_date'],
+    window_column='game_date',
+    catch_up_from_own_rows=true,
+    partitioned_by='game_date',
+    partition_by={'field': 'game_date', 'data_type': 'date', 'granularity': 'day'},
+    cluster_by=['player_lookup', 'quality_tier'],
+  )
+}}
+-- Point-in-time training examples: each ml_feature_store_v2 row whose game is final, with the
+-- label of that game and the prop line known before it. Features are the stored row, never
+-- recomputed; labels come only from the game on the row's own date.
+with final_games as (
+    select
+        game_id,
+        season_year
+    from {{ ref('stg_nba_raw__schedule') }}
+    where is_final and {{ window_filter('game_date') }}
+),
+
+stored_features as (
+    select
+        player_lookup,
+        universal_player_id,
+        game_date,
+        game_id,
+        features,
+        feature_names,
+        feature_count,
+        feature_version,
+        feature_quality_score,
+        quality_tier,
+        data_source,
+        early_season_flag,
+        is_production_ready,
+        data_hash as feature_data_hash
+    from {{ ref('ml_feature_store_v2') }}
+    where {{ window_filter('game_date') }}
+),
+
+box_scores as (
+    select
+        player_lookup,
+        game_id,
+        points,
+        minutes_played,
+        coalesce(is_active and (minutes_played > 0 or points > 0), false) as played
+    from {{ ref('stg_nba_analytics__player_game_summary') }}
+    where {{ window_filter('game_date') }}
+),
+
+prop_lines as (
+    select
+        player_lookup,
+        game_id,
+        has_prop_line,
+        case when has_prop_line then current_points_line end as current_points_line
+    from {{ ref('stg_nba_analytics__upcoming_player_game_context') }}
+    where {{ window_filter('game_date') }}
+),
+
+examples as (
+    select
+        stored_features.*,
+        final_games.season_year,
+        coalesce(box_scores.played, false) as played,
+        box_scores.points as actual_points,
+        cast(box_scores.minutes_played as {{ type_float64() }}) as actual_minutes,
+        coalesce(prop_lines.has_prop_line, false) as has_prop_line,
+        prop_lines.current_points_line
+    from stored_features
+    inner join final_games
+        on stored_features.game_id = final_games.game_id
+    left join box_scores
+        on
+            stored_features.player_lookup = box_scores.player_lookup
+            and stored_features.game_id = box_scores.game_id
+    left join prop_lines
+        on
+            stored_features.player_lookup = prop_lines.player_lookup
+            and stored_features.game_id = prop_lines.game_id
+),
+
+-- Over / push only when the player played and a line existed; NULL otherwise (a DNP is no outcome).
+outcomes as (
+    select
+        *,
+        case when played and current_points_line is not null then actual_points > current_points_line end as over_line,
+        case when played and current_points_line is not null then actual_points = current_points_line end as push
+    from examples
+)
+
+select
+    {%- for name in output_columns %}
+        {{ name }},
+    {%- endfor %}
+    {{ row_hash(hashed_columns) }} as data_hash,
+    {{ write_timestamps() }}
+from outcomes

@@ -1,0 +1,382 @@
+"""Export the training examples of a date window to Parquet, with a JSON manifest beside it.
+
+    make training-set START=2021-11-01 END=2021-11-30 [OUT=path.parquet] [MIN_QUALITY=85]
+    .venv/bin/python scripts/training_set.py --start ... --end ... [--out ...] [--min-quality ...] [--db ...]
+
+Reads `ml_training_examples` (DuckDB) for game dates START..END, drops the rows that cannot train
+a points model, each counted under the first reason that applies:
+  early_season        placeholder rows of days 0-13 of a season (no features);
+  did_not_play        the player did not play (a DNP, or no box score);
+  below_min_quality   feature_quality_score below --min-quality (only when given);
+and writes one row per example: every column of the model but its write bookkeeping, the feature
+vector as `features` plus one column per feature (named from the stored `feature_names`), and a
+`split` column (train / validation / test by date: the earliest 70 % of the dates, the next 15 %,
+the last 15 %; no date is in two splits). The manifest `<out>.manifest.json` holds the row counts,
+feature names and version, window, filters, split, code version of the models and the sha256 of
+the Parquet file. Nothing is written when the window holds no final game or when every row is
+filtered out (exit code 2, the message names the window).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = "ml_training_examples"
+SCHEMA = "dev_nba_predictions"
+SCHEDULE = "nba_raw.nbac_schedule"
+# Write bookkeeping of the model: not part of an example.
+BOOKKEEPING = ("data_hash", "created_at", "processed_at")
+# Constant per feature version: written once, in the manifest.
+PER_VERSION = ("feature_names", "feature_count")
+SPLIT_FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
+BATCH_ROWS = 50_000
+# Files whose content defines the examples (the code version in the manifest).
+CODE_PATHS = ("models", "macros", "seeds", "dbt_project.yml")
+
+
+class ExportError(Exception):
+    """A user-facing error: printed without a traceback, exit code 2."""
+
+
+def iso_date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date as YYYY-MM-DD") from None
+
+
+def quality(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number between 0 and 100") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0-100")
+    return value
+
+
+def window_parser(description: str) -> argparse.ArgumentParser:
+    """The options shared by the export and the evaluation."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--start", required=True, type=iso_date, help="first game date, YYYY-MM-DD (START)")
+    parser.add_argument("--end", required=True, type=iso_date, help="last game date, YYYY-MM-DD (END)")
+    parser.add_argument("--min-quality", type=quality, default=None,
+                        help="drop rows whose feature_quality_score is below this (0-100; MIN_QUALITY)")
+    parser.add_argument("--db", default=os.environ.get("DBT_DUCKDB_PATH", "data/nba.duckdb"),
+                        help="DuckDB file (default: $DBT_DUCKDB_PATH or data/nba.duckdb)")
+    parser.add_argument("--schema", default=SCHEMA, help=f"schema of {MODEL} (default {SCHEMA})")
+    return parser
+
+
+def check_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.start > args.end:
+        parser.error(f"START ({args.start}) is after END ({args.end})")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------------
+
+
+def connect(db: str) -> duckdb.DuckDBPyConnection:
+    if not Path(db).exists():
+        raise ExportError(f"database {db} does not exist (make data / make backfill first, or pass DB=...)")
+    return duckdb.connect(db, read_only=True)
+
+
+def relation(con, schema: str) -> str:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, MODEL]
+    ).fetchone()[0]
+    if not found:
+        raise ExportError(f"{schema}.{MODEL} does not exist: build it first "
+                          f"(make backfill START=... END=..., or dbt build --select +{MODEL})")
+    return f"{schema}.{MODEL}"
+
+
+def example_columns(con, table: str) -> list[str]:
+    """Every column of the model but its write bookkeeping and the per-version constants."""
+    names = [row[0] for row in con.execute(f"select * from {table} limit 0").description]
+    return [name for name in names if name not in BOOKKEEPING + PER_VERSION]
+
+
+def filter_reason(min_quality: float | None) -> str:
+    """SQL: the first reason that drops a row, NULL for a kept row."""
+    quality_rule = (f"when feature_quality_score < {min_quality!r} then 'below_min_quality'"
+                    if min_quality is not None else "")
+    return f"""case
+        when early_season_flag then 'early_season'
+        when not played then 'did_not_play'
+        {quality_rule}
+    end"""
+
+
+def final_games(con, start: str, end: str) -> int:
+    """Final games of the window in the schedule (0 when the schedule is not there)."""
+    try:
+        return con.execute(
+            f"select count(*) from {SCHEDULE} where game_status = 3 and game_date between ? and ?", [start, end]
+        ).fetchone()[0]
+    except duckdb.Error:
+        return 0
+
+
+def counts(con, table: str, start: str, end: str, min_quality: float | None) -> dict:
+    rows = con.execute(f"""
+        select coalesce({filter_reason(min_quality)}, 'kept') as reason, count(*)
+        from {table} where game_date between ? and ? group by 1
+    """, [start, end]).fetchall()
+    by_reason = dict(rows)
+    total = sum(by_reason.values())
+    if total == 0:
+        games = final_games(con, start, end)
+        if games:
+            raise ExportError(f"window {start} to {end}: {games} final games in the schedule but no row in {table}; "
+                              f"build it first: dbt build --select {MODEL} --vars "
+                              f"'{{start_date: {start}, end_date: {end}}}'")
+        raise ExportError(f"window {start} to {end} holds no final game: no training example to export")
+    reasons = ["early_season", "did_not_play"] + (["below_min_quality"] if min_quality is not None else [])
+    filtered = {reason: by_reason.get(reason, 0) for reason in reasons}
+    kept = by_reason.get("kept", 0)
+    if kept == 0:
+        raise ExportError(f"window {start} to {end}: all {total} examples were filtered out ({filtered})")
+    result = {"total": total, "filtered_out": filtered, "filtered_out_total": total - kept, "exported": kept}
+    result["final_games_in_schedule"] = final_games(con, start, end)
+    result["final_games_with_examples"] = con.execute(
+        f"select count(distinct game_id) from {table} where game_date between ? and ?", [start, end]).fetchone()[0]
+    return result
+
+
+def feature_definition(con, table: str, start: str, end: str) -> tuple[str, list[str]]:
+    """(feature_version, feature_names) of the kept rows: one version per export."""
+    rows = con.execute(f"""
+        select distinct feature_version, array_to_string(feature_names, '|')
+        from {table} where game_date between ? and ? and not early_season_flag and played
+    """, [start, end]).fetchall()
+    if len(rows) != 1:
+        raise ExportError(f"window {start} to {end} mixes feature versions {sorted(r[0] for r in rows)}: "
+                          "export one version at a time (narrow the window)")
+    return rows[0][0], rows[0][1].split("|")
+
+
+def kept_dates(con, table: str, start: str, end: str, min_quality: float | None) -> list[str]:
+    rows = con.execute(f"""
+        select distinct game_date from {table}
+        where game_date between ? and ? and {filter_reason(min_quality)} is null order by 1
+    """, [start, end]).fetchall()
+    return [row[0].isoformat() for row in rows]
+
+
+def time_split(dates: list[str]) -> dict:
+    """{split: [first date, last date]} over the sorted distinct dates: the earliest 70 % train, the
+    next 15 % validation, the last 15 % test (validation and test get at least one date each once
+    there are three dates; fewer dates all train)."""
+    n = len(dates)
+    n_test = max(1, round(n * SPLIT_FRACTIONS["test"])) if n >= 3 else 0
+    n_validation = max(1, round(n * SPLIT_FRACTIONS["validation"])) if n >= 3 else 0
+    n_train = n - n_test - n_validation
+    bounds, first = {}, 0
+    for name, size in (("train", n_train), ("validation", n_validation), ("test", n_test)):
+        bounds[name] = [dates[first], dates[first + size - 1]] if size else None
+        first += size
+    return bounds
+
+
+def split_of(game_dates: pa.Array, split: dict) -> pa.Array:
+    """The split name of each date (dates inside the bounds of time_split)."""
+    result = pa.nulls(len(game_dates), pa.string())
+    for name, bounds in split.items():
+        if bounds:
+            inside = pc.and_(pc.greater_equal(game_dates, pa.scalar(date.fromisoformat(bounds[0]))),
+                             pc.less_equal(game_dates, pa.scalar(date.fromisoformat(bounds[1]))))
+            result = pc.if_else(inside, pa.scalar(name), result)
+    return result
+
+
+def with_feature_columns(table: pa.Table, names: list[str], split: dict) -> pa.Table:
+    table = table.append_column("split", split_of(table["game_date"].combine_chunks(), split))
+    features = table["features"]
+    for index, name in enumerate(names):
+        table = table.append_column(name, pc.list_element(features, index))
+    return table
+
+
+def read_examples(con, table: str, start: str, end: str, min_quality: float | None, names: list[str], split: dict):
+    """Kept examples, ordered by date and player, as Arrow tables of at most BATCH_ROWS rows."""
+    columns = ", ".join(example_columns(con, table))
+    reader = con.sql(f"""
+        select {columns} from {table}
+        where game_date between $start and $end and {filter_reason(min_quality)} is null
+        order by game_date, player_lookup
+    """, params={"start": start, "end": end}).to_arrow_reader(BATCH_ROWS)
+    # Re-cut into row groups of exactly BATCH_ROWS rows: the file's bytes (and sha256) then do not
+    # depend on how the engine happened to batch its result.
+    pending, pending_rows = [], 0
+    for batch in reader:
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        while pending_rows >= BATCH_ROWS:
+            rows = pa.Table.from_batches(pending).combine_chunks()
+            yield with_feature_columns(rows.slice(0, BATCH_ROWS), names, split)
+            rest = rows.slice(BATCH_ROWS)
+            pending, pending_rows = rest.to_batches(), rest.num_rows
+    if pending_rows:
+        yield with_feature_columns(pa.Table.from_batches(pending).combine_chunks(), names, split)
+
+
+def load(args: argparse.Namespace) -> tuple[pa.Table, dict]:
+    """(kept examples as one Arrow table, export facts) of the window: used by the evaluation."""
+    with connect(args.db) as con:
+        table = relation(con, args.schema)
+        facts = prepare(con, table, args)
+        parts = list(read_examples(con, table, args.start, args.end, args.min_quality, facts["feature_names"],
+                                   facts["split"]))
+    return pa.concat_tables(parts), facts
+
+
+def prepare(con, table: str, args: argparse.Namespace) -> dict:
+    row_counts = counts(con, table, args.start, args.end, args.min_quality)
+    version, names = feature_definition(con, table, args.start, args.end)
+    dates = kept_dates(con, table, args.start, args.end, args.min_quality)
+    return {"row_counts": row_counts, "feature_version": version, "feature_names": names,
+            "dates": dates, "split": time_split(dates)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Manifest
+# ---------------------------------------------------------------------------------------------------
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_version() -> dict:
+    """sha256 over the model, macro and seed files (path and content, sorted), the git commit, and
+    dbt's checksum of the model when target/manifest.json has it."""
+    digest = hashlib.sha256()
+    files = []
+    for root in CODE_PATHS:
+        path = REPO / root
+        files += [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for path in sorted(files):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    version = {"project_files_sha256": digest.hexdigest(), "project_files": len(files)}
+    git = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if git.returncode == 0:
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", *CODE_PATHS],
+                               capture_output=True, text=True).stdout.strip()
+        version.update({"git_commit": git.stdout.strip(), "git_dirty": bool(dirty)})
+    manifest = Path(os.environ.get("DBT_TARGET_PATH", REPO / "target")) / "manifest.json"
+    if manifest.exists():
+        node = json.loads(manifest.read_text()).get("nodes", {}).get(f"model.nba_precompute.{MODEL}")
+        if node:
+            version["dbt_model_checksum"] = node["checksum"]["checksum"]
+    return version
+
+
+def manifest_path(out: Path) -> Path:
+    return out.with_name(out.name.removesuffix(".parquet") + ".manifest.json")
+
+
+def split_counts(path: Path) -> dict:
+    split = pq.read_table(path, columns=["split"])["split"]
+    return {row["values"]: row["counts"] for row in pc.value_counts(split).to_pylist()}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Export
+# ---------------------------------------------------------------------------------------------------
+
+
+def export(args: argparse.Namespace) -> dict:
+    out = Path(args.out or f"target/training/training_set_{args.start}_{args.end}.parquet")
+    started = time.perf_counter()
+    with connect(args.db) as con:
+        table = relation(con, args.schema)
+        facts = prepare(con, table, args)
+        total = facts["row_counts"]["exported"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(out.name + ".partial")
+        written, writer = 0, None
+        try:
+            for part in read_examples(con, table, args.start, args.end, args.min_quality, facts["feature_names"],
+                                      facts["split"]):
+                writer = writer or pq.ParquetWriter(partial, part.schema, compression="zstd")
+                writer.write_table(part)
+                written += part.num_rows
+                if total > BATCH_ROWS:
+                    print(f"  exported {written:,} / {total:,} rows ({100 * written / total:.0f} %)", file=sys.stderr)
+        finally:
+            if writer:
+                writer.close()
+        if written != total:
+            partial.unlink(missing_ok=True)
+            raise ExportError(f"wrote {written} rows, expected {total}: the table changed during the export")
+        partial.replace(out)
+    manifest = {
+        "model": MODEL,
+        "database": str(args.db),
+        "relation": table,
+        "window": {"start": args.start, "end": args.end},
+        "filters": {"min_quality": args.min_quality,
+                    "dropped": ["early_season", "did_not_play"] + (["below_min_quality"] if args.min_quality is not None else [])},
+        "row_counts": facts["row_counts"],
+        "feature_version": facts["feature_version"],
+        "feature_names": facts["feature_names"],
+        "split": {name: {"dates": bounds, "rows": 0} for name, bounds in facts["split"].items()},
+        "code_version": code_version(),
+        "file": {"path": str(out), "sha256": sha256_of(out), "bytes": out.stat().st_size},
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    for name, rows in split_counts(out).items():
+        manifest["split"][name]["rows"] = rows
+    manifest_path(out).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def main(argv=None) -> int:
+    parser = window_parser(__doc__)
+    parser.add_argument("--out", default=None,
+                        help="Parquet file to write (default target/training/training_set_<start>_<end>.parquet)")
+    args = parser.parse_args(argv)
+    check_window(parser, args)
+    try:
+        manifest = export(args)
+    except ExportError as error:
+        print(f"training-set: {error}", file=sys.stderr)
+        return 2
+    counts_ = manifest["row_counts"]
+    missing = counts_["final_games_in_schedule"] - counts_["final_games_with_examples"]
+    if missing > 0:
+        print(f"training-set: warning: {missing} final games of the window have no example yet (labels not built: "
+              f"dbt build --select {MODEL} --vars '{{start_date: {args.start}, end_date: {args.end}}}')", file=sys.stderr)
+    print(f"training-set {args.start} to {args.end}: {counts_['exported']:,} of {counts_['total']:,} examples "
+          f"exported (filtered out: {counts_['filtered_out']}) in {manifest['seconds']} s")
+    for name, split in manifest["split"].items():
+        print(f"  {name:<10} {split['rows']:>8,} rows  dates {split['dates']}")
+    print(f"  {manifest['file']['path']} (sha256 {manifest['file']['sha256'][:12]}...)")
+    print(f"  {manifest_path(Path(manifest['file']['path']))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
