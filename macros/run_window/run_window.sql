@@ -52,10 +52,12 @@
 
 
 {% macro precompute_relations() %}
-  {#- The relations of the five output tables, looked up in the graph (no ref: no DAG edge). -#}
+  {#- The relations of the output tables (the five precompute tables and the two health tables built
+      after them), looked up in the graph (no ref: no DAG edge). The health tables are listed too: built
+      last, they keep the catch-up window of one invocation fixed until every table has its new dates. -#}
   {%- set relations = [] -%}
   {%- for node in graph.nodes.values() -%}
-    {%- if node.resource_type == 'model' and node.name in var('output_tables', ['player_shot_zone_analysis', 'team_defense_zone_analysis', 'player_daily_cache', 'player_composite_factors', 'ml_feature_store_v2']) -%}
+    {%- if node.resource_type == 'model' and node.name in var('output_tables', ['player_shot_zone_analysis', 'team_defense_zone_analysis', 'player_daily_cache', 'player_composite_factors', 'ml_feature_store_v2', 'feature_health', 'slate_coverage']) -%}
       {%- do relations.append((node.name, adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias))) -%}
     {%- endif -%}
   {%- endfor -%}
@@ -71,7 +73,7 @@
     {{ return(window) }}
   {%- endif -%}
   {#- Catch-up: the day after the latest date that every existing output table holds. -#}
-  {%- set date_columns = {'player_shot_zone_analysis': 'analysis_date', 'team_defense_zone_analysis': 'analysis_date', 'player_daily_cache': 'cache_date', 'player_composite_factors': 'game_date', 'ml_feature_store_v2': 'game_date'} -%}
+  {%- set date_columns = {'player_shot_zone_analysis': 'analysis_date', 'team_defense_zone_analysis': 'analysis_date', 'player_daily_cache': 'cache_date', 'player_composite_factors': 'game_date', 'ml_feature_store_v2': 'game_date', 'feature_health': 'game_date', 'slate_coverage': 'game_date'} -%}
   {%- set latest = [] -%}
   {%- for name, relation in precompute_relations() -%}
     {%- if relation is none -%}
