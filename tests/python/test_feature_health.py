@@ -151,6 +151,48 @@ def test_a_phase4_source_gone_for_a_week_is_an_alert_with_a_default_jump(built):
     assert ready == 0  # a default feature on every row
 
 
+def script_tags(page: str) -> list:
+    """[(attributes, body)] of the page's <script> elements (an HTML parser: script bodies are not markup)."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Scripts(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "script":
+                found.append((dict(attrs), []))
+
+        def handle_data(self, data):
+            if found and self.lasttag == "script":
+                found[-1][1].append(data)
+
+    Scripts().feed(page)
+    return [(attrs, "".join(body)) for attrs, body in found]
+
+
+def test_the_report_holds_every_plot_and_the_alerts_offline(built, tmp_path):
+    project, _ = built
+    out = tmp_path / "feature_health.html"
+    result = subprocess.run([sys.executable, "scripts/feature_health_report.py", "--db", str(project.db),
+                             "--start", "2021-11-01", "--end", "2021-12-01", "--out", str(out)],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    # one plotly div per figure, each with its data, and the library inline (no network needed)
+    for key in ("tier-mix", "default-share", "psi", "distributions"):
+        assert page.count(f'id="plot-{key}"') == 1, key
+    assert page.count('class="plotly-graph-div"') == 4
+    scripts = script_tags(page)
+    assert scripts and all("src" not in attrs for attrs, _ in scripts)  # nothing is fetched
+    assert any("plotly.js v" in body[:2000] and len(body) > 3_000_000 for _, body in scripts)  # the library, inline
+    # the thresholds are drawn; the faults of the tests above are in the alert table
+    assert "warn 0.1" in page and "alert 0.25" in page
+    assert "<td>2021-11-30</td><td>pct_free_throw</td><td>constant_feature" in page
+    assert "<td>2021-11-22</td><td>fatigue_score</td><td>default_share_jump" in page
+    alerts = project.query(f"select count(*) from {HEALTH} where status = 'alert' and game_date between '2021-11-01' and '2021-12-01'")[0][0]
+    assert page.count("<tr><td>20") == alerts
+
+
 def test_slate_coverage_counts_by_hand(built):
     project, _ = built
     day = "2021-11-29"
