@@ -29,10 +29,12 @@
         concat(coalesce(store.opponent_team_abbr, '?'), case when store.is_home then '@home' else '@away' end) as team_key,
         feature_index,
         feature_name,
-        store.features[safe_offset(feature_index)] as feature_value,
-        store.feature_sources[safe_offset(feature_index)] as feature_source
+        feature_value,
+        feature_source
     from {{ relation }} as store
     cross join unnest(store.feature_names) as feature_name with offset as feature_index
+    inner join unnest(store.features) as feature_value with offset as value_index on value_index = feature_index
+    inner join unnest(store.feature_sources) as feature_source with offset as source_index on source_index = feature_index
 {%- endmacro %}
 
 

@@ -4,6 +4,7 @@
     window_column='game_date',
     partitioned_by='game_date',
     partition_by={'field': 'game_date', 'data_type': 'date', 'granularity': 'day'},
+    cluster_by=['game_date'],
   )
 }}
 -- One row per run date: how much of the slate (the players of the upcoming context) the feature
