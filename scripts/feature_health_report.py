@@ -96,22 +96,34 @@ def default_heatmap(health: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def with_gaps(rows: pd.DataFrame, days: int = 30) -> pd.DataFrame:
+    """The rows with an empty row inserted wherever two dates are more than `days` apart, so a line
+    does not bridge an off-season."""
+    dates = pd.to_datetime(rows["game_date"])
+    breaks = rows[dates.diff().dt.days.gt(days).to_numpy()]
+    if breaks.empty:
+        return rows
+    gaps = pd.DataFrame({"game_date": (pd.to_datetime(breaks["game_date"]) - pd.Timedelta(days=1)).dt.strftime("%Y-%m-%d")})
+    return pd.concat([rows, gaps]).sort_values("game_date")
+
+
 def psi_lines(health: pd.DataFrame, warn: float, alert: float, floor: float = 0.001) -> go.Figure:
     """One line per feature (PSI below `floor` drawn at the floor: the log axis has to stop somewhere).
-    Features whose judged PSI reached the warn threshold are shown; the others start hidden."""
+    Features whose judged PSI crossed the alert threshold are shown; the others start hidden."""
     fig = go.Figure()
     for name, rows in health.sort_values("feature_index").groupby("feature_name", sort=False):
         judged = rows[rows["psi_judged"].astype(bool)]
-        shown = bool((judged["psi"] >= warn).any())
-        fig.add_scatter(x=rows["game_date"], y=rows["psi"].clip(lower=floor), name=name, mode="lines+markers",
-                        marker={"size": 3}, line={"width": 1}, visible=True if shown else "legendonly",
+        shown = bool((judged["psi"] > alert).any())
+        rows = with_gaps(rows[["game_date", "psi"]])
+        fig.add_scatter(x=rows["game_date"], y=rows["psi"].clip(lower=floor), name=name, mode="lines",
+                        line={"width": 1}, visible=True if shown else "legendonly", connectgaps=False,
                         customdata=rows["psi"], hovertemplate=name + "<br>%{x}<br>PSI %{customdata:.4f}<extra></extra>")
     fig.add_hline(y=warn, line={"color": STATUS_COLOURS["warn"], "dash": "dash"},
                   annotation_text=f"warn {warn}", annotation_position="top left")
     fig.add_hline(y=alert, line={"color": STATUS_COLOURS["alert"], "dash": "dash"},
                   annotation_text=f"alert {alert}", annotation_position="top left")
-    fig.update_layout(title="PSI per feature against its reference window (log scale; features that never reached"
-                      " the warn threshold start hidden: click a name to show it)",
+    fig.update_layout(title="PSI per feature against its reference window (log scale; features whose judged PSI"
+                      " never crossed the alert threshold start hidden: click a name to show it)",
                       yaxis_type="log", yaxis_title="PSI", height=560)
     return fig
 
