@@ -222,20 +222,8 @@ def test_exposures_build_exactly_what_each_consumer_reads(project):
     assert dbt_ls(project, "+exposure:training_job") == store_and_upstream | {"feature_health"}
 
 
-SOURCES = [
-    "nba_raw.nbac_schedule",
-    "nba_analytics.player_game_summary",
-    "nba_analytics.team_offense_game_summary",
-    "nba_analytics.team_defense_game_summary",
-    "nba_analytics.upcoming_player_game_context",
-    "nba_analytics.upcoming_team_game_context",
-]
-
-
 def test_the_readiness_gate_stops_the_daily_run_naming_the_date_and_share(project):
     day = "2021-11-30"
-    for table in SOURCES:
-        project.execute(f"update {table} set processed_at = cast(now() as timestamp) - interval 1 hour")
     # A slate full of call-ups: every player of the date gets a twin with no history at all, whose
     # team the feed has not filled in yet (NULL team_abbr: no team pace or rating either).
     project.execute(
@@ -243,7 +231,9 @@ def test_the_readiness_gate_stops_the_daily_run_naming_the_date_and_share(projec
         " player_lookup || 'callup' as player_lookup, universal_player_id || '_callup' as universal_player_id,"
         " null as team_abbr)"
         f" from nba_analytics.upcoming_player_game_context where game_date = '{day}'")
-    result = subprocess.run([sys.executable, "scripts/daily.py", "--date", day],
+    # Freshness is not what this test is about: thresholds wide enough for the demo's load times.
+    wide = "freshness_warn_hours: 1000000, freshness_error_hours: 1000000"
+    result = subprocess.run([sys.executable, "scripts/daily.py", "--date", day, "--extra-vars", wide],
                             cwd=REPO, env=project.env, capture_output=True, text=True)
     assert result.returncode != 0
     slate = project.query(
