@@ -266,7 +266,9 @@ reference_summary as (
         max(reference_days.reference_date) as reference_end_date,
         count(*) as reference_game_days,
         sum(daily_reference.players) as reference_rows,
-        sum(daily_reference.default_count) * 1.0 / sum(daily_reference.players) as reference_default_share
+        sum(daily_reference.default_count) * 1.0 / sum(daily_reference.players) as reference_default_share,
+        min(daily_reference.min_value) as reference_min_value,
+        max(daily_reference.max_value) as reference_max_value
     from reference_days
     inner join daily as daily_reference
         on reference_days.reference_date = daily_reference.game_date
@@ -300,6 +302,8 @@ measured as (
         psi.psi_bins,
         psi.psi,
         independent_values.psi_sample_size,
+        reference_summary.reference_min_value,
+        reference_summary.reference_max_value,
         coalesce(
             daily.players - daily.null_count - daily.nan_count >= {{ var('feature_health_constant_min_players') }}
             and daily.min_value = daily.max_value
@@ -335,6 +339,12 @@ checked as (
         null_count + nan_count > 0 as alert_null,
         coalesce(default_share_change >= {{ var('feature_health_default_jump_alert') }}, false) as alert_default,
         coalesce(psi_judged and psi > {{ var('feature_health_psi_alert') }}, false) as alert_psi,
+        -- a constant is an alert when the feature just turned constant: its reference had spread or
+        -- another value; the same single value as the reference (or no reference) is a warn
+        is_constant and coalesce(not (reference_min_value = min_value and reference_max_value = max_value), false)
+            as alert_constant,
+        is_constant and not coalesce(not (reference_min_value = min_value and reference_max_value = max_value), false)
+            as warn_constant,
         coalesce(default_share_change >= {{ var('feature_health_default_jump_warn') }}, false) as warn_default,
         coalesce(psi_judged and psi >= {{ var('feature_health_psi_warn') }}, false) as warn_psi
     from judged
@@ -370,21 +380,25 @@ final as (
         psi_judged,
         is_constant,
         case
-            when alert_null or alert_default or is_constant or alert_psi then 'alert'
-            when warn_default or warn_psi then 'warn'
+            when alert_null or alert_default or alert_constant or alert_psi then 'alert'
+            when warn_default or warn_constant or warn_psi then 'warn'
             else 'ok'
         end as status,
         nullif(rtrim(concat(
             case when alert_null then 'null_or_nan, ' else '' end,
             case when alert_default then 'default_share_jump, ' else '' end,
-            case when is_constant then 'constant_feature, ' else '' end,
+            case when alert_constant then 'constant_feature, ' else '' end,
             case when alert_psi then 'psi_alert, ' else '' end,
             case
-                when not (alert_null or alert_default or is_constant or alert_psi) and warn_default then 'default_share_rise, '
+                when not (alert_null or alert_default or alert_constant or alert_psi) and warn_default then 'default_share_rise, '
                 else ''
             end,
             case
-                when not (alert_null or alert_default or is_constant or alert_psi) and warn_psi then 'psi_warn, '
+                when not (alert_null or alert_default or alert_constant or alert_psi) and warn_constant then 'constant_feature_persisting, '
+                else ''
+            end,
+            case
+                when not (alert_null or alert_default or alert_constant or alert_psi) and warn_psi then 'psi_warn, '
                 else ''
             end
         ), ', '), '') as cause
