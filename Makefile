@@ -19,7 +19,7 @@ SEED ?= 42
 DEMO_DATE ?= 2021-12-01
 export DBT_DUCKDB_PATH := $(DB)
 
-.PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery docs docs-serve daily backfill training-set evaluate bench clean
+.PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery docs docs-serve daily backfill training-set evaluate bench report browser-check clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -44,7 +44,7 @@ demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its ups
 	$(DBT) build --select +ml_feature_store_v2 --vars '{date: $(DEMO_DATE)}'
 	$(BIN)/python scripts/show_result.py --db $(DB) --date $(DEMO_DATE)
 
-test: setup pytest dbt-test lint bigquery-check test-bigquery  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff, BigQuery render check and emulator run.
+test: setup pytest dbt-test lint bigquery-check test-bigquery browser-check  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff, BigQuery render check and emulator run, browser check.
 
 pytest: setup  ## Python tests (generator, Python models, macros, reprocessing, reliability).
 	$(BIN)/python -m pytest tests/python
@@ -91,6 +91,22 @@ evaluate: setup  ## Baseline MAEs and hit rate of START..END's examples: table +
 
 bench: setup  ## Four-season benchmark; figures in target/bench.json.
 	$(BIN)/python scripts/bench.py
+
+report: setup  ## Feature health page target/feature_health.html from DB's models: make report START=2024-10-22 END=2025-06-20 [DB=...]
+	$(BIN)/python scripts/feature_health_report.py --db $(DB) $(if $(START),--start $(START)) $(if $(END),--end $(END)) --out target/feature_health.html
+
+# The browser check builds its own demo database (target/browser.duckdb), the report and the docs page from it.
+browser-check: setup profiles.yml  ## Headless Chromium opens the report and the dbt docs page: screenshots, fails on a JS error or a missing plot.
+	@test -x /usr/bin/chromium || { echo "installing chromium (Debian package)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@rm -f target/browser.duckdb
+	$(MAKE) --no-print-directory data DB=target/browser.duckdb
+	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) seed --quiet
+	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) build --quiet --exclude-resource-type unit_test --vars '{completeness_severity: warn}'
+	$(BIN)/python scripts/feature_health_report.py --db target/browser.duckdb --out target/feature_health.html
+	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) docs generate --static --quiet
+	$(BIN)/python scripts/browser_check.py \
+	    --page target/feature_health.html --plots 4 --text "Feature health of ml_feature_store_v2" \
+	    --page 'target/static_index.html#!/exposure/exposure.nba_precompute.prediction_service' --plots 0 --text prediction_service
 
 clean:  ## Remove build outputs and the local database (keeps .venv).
 	rm -rf target logs data

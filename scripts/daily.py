@@ -50,7 +50,7 @@ def main() -> int:
     extra = f", {args.extra_vars}" if args.extra_vars else ""
     # Both invocations get the same --vars: dbt discards its partial parse whenever --vars change, so
     # the freshness check pays the night's one full re-parse and the build reuses it.
-    run_vars = f"{{date: {args.date}, completeness_severity: error{extra}}}"
+    run_vars = f"{{date: {args.date}, completeness_severity: error, feature_health_severity: error{extra}}}"
     sources_json = Path(os.environ.get("DBT_TARGET_PATH", "target")) / "sources.json"
     sources_json.unlink(missing_ok=True)  # never read a previous night's verdict
     freshness = subprocess.run([DBT, "source", "freshness", "--vars", run_vars])

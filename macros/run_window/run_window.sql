@@ -53,12 +53,16 @@
 
 
 {% macro precompute_relations() %}
-  {#- The relations of the five output tables, looked up in the graph (no ref: no DAG edge). -#}
+  {#-
+    (name, window_column, relation) of every output table: the incremental models with a
+    window_column (derived from the graph, no list). A model that catches up from its own rows
+    (catch_up_from_own_rows) does not hold the shared catch-up window back. No ref: no DAG edge.
+  -#}
   {%- set relations = [] -%}
-  {%- for node in graph.nodes.values() -%}
-    {%- if node.resource_type == 'model' and node.name in var('output_tables', ['player_shot_zone_analysis', 'team_defense_zone_analysis', 'player_daily_cache', 'player_composite_factors', 'ml_feature_store_v2']) -%}
-      {%- do relations.append((node.name, adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias))) -%}
-    {%- endif -%}
+  {%- for node in graph.nodes.values() | sort(attribute='name')
+      if node.resource_type == 'model' and node.config.materialized == 'incremental'
+      and node.config.get('window_column') and not node.config.get('catch_up_from_own_rows') -%}
+    {%- do relations.append((node.name, node.config.window_column, adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias))) -%}
   {%- endfor -%}
   {{ return(relations) }}
 {% endmacro %}
@@ -72,13 +76,12 @@
     {{ return(window) }}
   {%- endif -%}
   {#- Catch-up: the day after the latest date that every existing output table holds. -#}
-  {%- set date_columns = {'player_shot_zone_analysis': 'analysis_date', 'team_defense_zone_analysis': 'analysis_date', 'player_daily_cache': 'cache_date', 'player_composite_factors': 'game_date', 'ml_feature_store_v2': 'game_date'} -%}
   {%- set latest = [] -%}
-  {%- for name, relation in precompute_relations() -%}
+  {%- for name, window_column, relation in precompute_relations() -%}
     {%- if relation is none -%}
       {{ return(window) }}
     {%- endif -%}
-    {%- set result = run_query('select cast(max(' ~ date_columns[name] ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ relation) -%}
+    {%- set result = run_query('select cast(max(' ~ window_column ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ relation) -%}
     {%- set value = result.columns[0].values()[0] -%}
     {%- if value is none -%}
       {{ return(window) }}

@@ -19,7 +19,13 @@ The story of the table, top-down:
 5. Early season (decision 3): dates in days 0-13 of their season get placeholder rows (25 NULL
    features, quality 0, data_source 'early_season', quality_tier NULL); other rows have
    early_season_flag FALSE, never NULL.
-6. Schema (decision 11): legacy columns plus quality_tier, minus the circuit-breaker bookkeeping;
+6. Provenance (for the people who train on and serve the table): `feature_sources` names the tier
+   label of every feature (parallel to `features`), `default_feature_count` counts `default`, and
+   `is_training_ready` is TRUE when the row is not early season, has no default feature and its
+   quality score is at least the var `training_ready_min_quality` (85). Placeholders: NULL, NULL,
+   FALSE. Stored rows reused by the fingerprint skip are recomputed when the threshold changed
+   their readiness.
+7. Schema (decision 11): legacy columns plus quality_tier, minus the circuit-breaker bookkeeping;
    values rounded half away from zero to the legacy scale. `data_hash` (row_hash, twin of the SQL
    macro) drives the merge macro's write skipping; `input_fingerprint` lets an incremental run reuse
    stored rows whose inputs did not change (decision 6).
@@ -161,6 +167,9 @@ KEY = ["player_lookup", "game_date"]
 
 EARLY_SEASON_REASON = "early_season_skip_first_14_days"
 
+# Default of the var training_ready_min_quality (the model reads the var through its config).
+TRAINING_READY_MIN_QUALITY = 85.0
+
 # Output columns, in order, with their DuckDB types (to_engine casts to these).
 OUTPUT_TYPES = {
     "player_lookup": "varchar",
@@ -186,6 +195,10 @@ for _source in SOURCES:
     OUTPUT_TYPES[f"{_source}_hash"] = "varchar"
 OUTPUT_TYPES.update(
     {
+        # provenance (additive; hashed like every business column)
+        "feature_sources": "varchar[]",
+        "default_feature_count": "bigint",
+        "is_training_ready": "boolean",
         "early_season_flag": "boolean",
         "insufficient_data_reason": "varchar",
         "expected_games_count": "bigint",
@@ -767,10 +780,36 @@ def _constant(inputs, value):
     return pd.Series([value] * len(inputs), index=inputs.index, dtype=object)
 
 
-def feature_rows(inputs):
+def source_lists(codes):
+    """n x 25 label codes -> Series of per-row label lists (one shared list per distinct combination)."""
+    if len(codes) == 0:
+        return pd.Series([], dtype=object)
+    combos, inverse = np.unique(codes, axis=0, return_inverse=True)
+    lists = np.empty(len(combos), dtype=object)
+    for position, combo in enumerate(combos):
+        lists[position] = list(LABELS[combo])
+    return pd.Series(lists[np.ravel(inverse)], dtype=object)
+
+
+def training_ready(early_season, default_count, scores, min_quality):
+    """Not early season, no default feature, quality score >= min_quality (NULL counts/scores: FALSE)."""
+    counts = _as_float(default_count)
+    score = _as_float(scores)
+    return ~np.asarray(early_season, dtype=bool) & (counts == 0) & (score >= float(min_quality))
+
+
+def provenance(codes, scores, min_quality):
+    """(feature_sources, default_feature_count, is_training_ready) of computed rows (label codes n x 25)."""
+    default_count = (codes == DEFAULT).sum(axis=1).astype("int64")
+    ready = training_ready(np.zeros(len(codes), dtype=bool), default_count, scores, min_quality)
+    return source_lists(codes), default_count, ready
+
+
+def feature_rows(inputs, min_quality=TRAINING_READY_MIN_QUALITY):
     """Output rows (without hash, timing and timestamps) of the rows past the early season."""
     features, labels = _assemble_features(inputs)
     scores = quality_score(labels)
+    sources, default_count, ready = provenance(labels, scores, min_quality)
     rows = _context_columns(inputs)
     rows["features"] = pd.Series(list(features), index=inputs.index, dtype=object)
     rows["feature_names"] = _constant(inputs, list(FEATURE_NAMES))
@@ -779,6 +818,9 @@ def feature_rows(inputs):
     rows["feature_quality_score"] = scores
     rows["quality_tier"] = quality_tier(scores)
     rows["data_source"] = data_source(labels)
+    rows["feature_sources"] = pd.Series(sources.to_numpy(), index=inputs.index, dtype=object)
+    rows["default_feature_count"] = pd.Series(default_count, index=inputs.index, dtype="Int64")
+    rows["is_training_ready"] = ready
     rows["early_season_flag"] = False
     rows["insufficient_data_reason"] = None
     rows = rows.join(readiness_fields(inputs))
@@ -798,6 +840,9 @@ def placeholder_rows(inputs):
     rows["feature_quality_score"] = 0.0
     rows["quality_tier"] = None
     rows["data_source"] = "early_season"
+    rows["feature_sources"] = _constant(inputs, None)
+    rows["default_feature_count"] = pd.Series(pd.NA, index=inputs.index, dtype="Int64")
+    rows["is_training_ready"] = False
     rows["early_season_flag"] = True
     rows["insufficient_data_reason"] = EARLY_SEASON_REASON
     rows["expected_games_count"] = pd.Series(0, index=inputs.index, dtype="Int64")
@@ -810,11 +855,11 @@ def placeholder_rows(inputs):
     return rows
 
 
-def build_rows(inputs):
+def build_rows(inputs, min_quality=TRAINING_READY_MIN_QUALITY):
     """Every output column for every input row, sorted by (player_lookup, game_date)."""
     started = time.perf_counter()
     early = _flags(inputs, "early_season_flag")
-    computed = feature_rows(inputs[~early])
+    computed = feature_rows(inputs[~early], min_quality)
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     computed["feature_generation_time_ms"] = pd.Series(
         int(elapsed_ms / len(computed)) if len(computed) else 0, index=computed.index, dtype="Int64"
@@ -878,17 +923,23 @@ def _string_lists(values):
     return pd.Series(arrays, index=values.index, dtype=object)
 
 
-def split_unchanged(inputs, stored):
+def split_unchanged(inputs, stored, min_quality=TRAINING_READY_MIN_QUALITY):
     """(stored rows to return unchanged, inputs to compute): a stored row is reused when its
-    input_fingerprint equals the input's."""
+    input_fingerprint equals the input's and its is_training_ready agrees with `min_quality`."""
     if len(stored) == 0 or not set(OUTPUT_TYPES) <= set(stored.columns):
         return stored.iloc[0:0], inputs
     stored = stored.assign(game_date=_dates(stored, "game_date")).drop_duplicates(KEY, keep="last")
     probe = inputs.loc[inputs["input_fingerprint"].notna(), KEY + ["input_fingerprint"]]
     reused = probe.merge(stored[stored["input_fingerprint"].notna()], on=KEY + ["input_fingerprint"])
+    still_ready = training_ready(
+        _flags(reused, "early_season_flag"), _numbers(reused, "default_feature_count"),
+        _numbers(reused, "feature_quality_score"), min_quality,
+    )
+    reused = reused[still_ready == _flags(reused, "is_training_ready")].reset_index(drop=True)
     reused = reused[list(OUTPUT_TYPES)].assign(
         features=_float_lists(reused["features"]),
         feature_names=_string_lists(reused["feature_names"]),
+        feature_sources=_string_lists(reused["feature_sources"]),
         data_quality_issues=_string_lists(reused["data_quality_issues"]),
         **{name: _timestamps(reused, name) for name, kind in OUTPUT_TYPES.items() if kind.startswith("timestamp")},
     )
@@ -899,6 +950,16 @@ def split_unchanged(inputs, stored):
 # ---------------------------------------------------------------------------------------------------
 # Model
 # ---------------------------------------------------------------------------------------------------
+
+
+def training_ready_min_quality(dbt):
+    """The var training_ready_min_quality, handed over by the model's YAML config (a Python model
+    cannot call var()); TRAINING_READY_MIN_QUALITY when the config is absent."""
+    try:
+        value = dbt.config.get("training_ready_min_quality")  # literal call: dbt finds the key by parsing
+    except AttributeError:  # a test double without config.get
+        value = None
+    return TRAINING_READY_MIN_QUALITY if value in (None, "", "None") else float(value)
 
 
 def model(dbt, session):
@@ -915,11 +976,12 @@ def model(dbt, session):
         cluster_by=["player_lookup", "feature_version", "game_date"],
         packages=["pandas", "numpy"],
     )
+    min_quality = training_ready_min_quality(dbt)
     inputs = unique_inputs(to_pandas(dbt.ref("int_ml_feature_store__inputs")))
     reused = None
     if dbt.is_incremental and len(inputs) > 0:
-        reused, inputs = split_unchanged(inputs, read_stored_rows(session, dbt.this, inputs))
-    output = build_rows(inputs)
+        reused, inputs = split_unchanged(inputs, read_stored_rows(session, dbt.this, inputs), min_quality)
+    output = build_rows(inputs, min_quality)
     if reused is not None and len(reused) > 0:
         output = pd.concat([reused, output] if len(output) else [reused])
         output = output.sort_values(KEY, kind="stable").reset_index(drop=True)

@@ -231,7 +231,7 @@ def test_output_columns_and_types_in_order():
         "season_boundary_detected", "backfill_bootstrap_mode", "processing_decision_reason",
         "input_fingerprint", "data_hash", "created_at", "updated_at",
     ]  # fmt: skip
-    assert len(m.OUTPUT_TYPES) == 46
+    assert len(m.OUTPUT_TYPES) == 49  # 46 legacy-shaped columns + 3 provenance columns
     assert m.OUTPUT_TYPES["features"] == "double[]"
     assert m.OUTPUT_TYPES["feature_names"] == "varchar[]"
     assert m.OUTPUT_TYPES["feature_quality_score"] == "decimal(5,2)"
@@ -1094,3 +1094,96 @@ def test_contract_helpers_are_identical_in_both_models_and_in_the_contract_doc()
 def test_to_pandas_gives_the_same_frame_as_duckdb_df(select):
     con = duckdb.connect()
     pd.testing.assert_frame_equal(m.to_pandas(con.sql(select)), con.sql(select).df(), check_dtype=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Provenance: feature_sources, default_feature_count, is_training_ready
+# ---------------------------------------------------------------------------------------------------
+
+# By hand from the feature table: 0-8 Phase 4 (daily cache, composite), 9-12 calculated, 13-14 Phase 4
+# (opponent defence), 15-17 game context (phase3), 18-20 Phase 4 (shot zones), 21 calculated,
+# 22-23 Phase 4 (daily cache), 24 calculated.
+FULL_ROW_SOURCES = (
+    ["phase4"] * 9 + ["calculated"] * 4 + ["phase4"] * 2 + ["phase3"] * 3 + ["phase4"] * 3
+    + ["calculated"] + ["phase4"] * 2 + ["calculated"]
+)
+# A player with no history: every tiered feature falls to its default; context and calculated stay.
+NO_HISTORY_SOURCES = (
+    ["default"] * 9 + ["calculated"] * 4 + ["default"] * 2 + ["phase3"] * 3 + ["default"] * 3
+    + ["calculated"] + ["default"] * 2 + ["calculated"]
+)
+
+
+def test_provenance_of_a_full_row_and_of_a_player_without_history():
+    rows = m.build_rows(frame(full_row(player_lookup="a"), no_history_row(player_lookup="b")))
+    full, empty = rows.iloc[0], rows.iloc[1]
+    assert full["feature_sources"] == FULL_ROW_SOURCES
+    assert full["default_feature_count"] == 0
+    assert full["is_training_ready"] == True  # noqa: E712  (97 >= 85, no default)
+    assert empty["feature_sources"] == NO_HISTORY_SOURCES
+    assert empty["default_feature_count"] == 16
+    assert empty["is_training_ready"] == False  # noqa: E712
+
+
+def test_quality_score_is_the_mean_weight_of_the_stored_sources():
+    rows = m.build_rows(frame(full_row(player_lookup="a"), no_history_row(player_lookup="b"),
+                              full_row(player_lookup="c", pcf_fatigue_score=None, psza_mid_range_rate_last_10=None)))
+    weights = {"phase4": 100, "phase3": 75, "calculated": 100, "default": 40}
+    for _, row in rows.iterrows():
+        assert row["feature_quality_score"] == round(sum(weights[s] for s in row["feature_sources"]) / 25, 2)
+    # c: fatigue to its default; mid-range to its Phase 3 share -> 97 - 2.4 - 1.0
+    assert rows.iloc[2]["feature_quality_score"] == 93.6
+    assert rows.iloc[2]["feature_sources"][5] == "default" and rows.iloc[2]["feature_sources"][19] == "phase3"
+    assert rows.iloc[2]["is_training_ready"] == False  # noqa: E712  (a default feature)
+
+
+def test_training_ready_threshold_is_inclusive_and_configurable():
+    # one feature (mid-range) on Phase 3: 97 - 1 = 96, no default
+    row = full_row(psza_mid_range_rate_last_10=None)
+    assert m.build_rows(frame(row), min_quality=96)["is_training_ready"].tolist() == [True]
+    assert m.build_rows(frame(row), min_quality=96.01)["is_training_ready"].tolist() == [False]
+
+
+def test_placeholders_have_no_provenance_and_are_never_training_ready():
+    rows = m.build_rows(frame(full_row(early_season_flag=True)))
+    assert rows["feature_sources"].iloc[0] is None
+    assert pd.isna(rows["default_feature_count"].iloc[0])
+    assert rows["is_training_ready"].iloc[0] == False  # noqa: E712
+
+
+def test_provenance_columns_enter_the_data_hash():
+    for name, kind in (("feature_sources", "string_array"), ("default_feature_count", "int"), ("is_training_ready", "bool")):
+        assert m.HASH_COLUMNS[name] == kind
+    a = m.build_rows(frame(full_row()), min_quality=85)
+    b = m.build_rows(frame(full_row()), min_quality=99)  # only is_training_ready differs
+    assert a["is_training_ready"].iloc[0] != b["is_training_ready"].iloc[0]
+    assert a["data_hash"].iloc[0] != b["data_hash"].iloc[0]
+
+
+class ConfiguredDbt(FakeDbt):
+    """FakeDbt whose config also answers config.get (as dbt's Python-model config does)."""
+
+    def __init__(self, con, is_incremental, values):
+        super().__init__(con, is_incremental)
+        outer = self
+
+        class Config:
+            def __call__(self, **kwargs):
+                outer.configs.update(kwargs)
+
+            def get(self, name, default=None):
+                return values.get(name, default)
+
+        self.config = Config()
+
+
+def test_a_new_threshold_recomputes_stored_rows_whose_readiness_it_changes():
+    con = duckdb.connect()
+    rows = [full_row(player_lookup="a", input_fingerprint="fp-a"),
+            full_row(player_lookup="b", input_fingerprint="fp-b", psza_mid_range_rate_last_10=None)]  # 97 and 96
+    _load_inputs(con, rows)
+    m.model(ConfiguredDbt(con, False, {"training_ready_min_quality": "85"}), con).create("ml_feature_store_v2")
+    con.sql("update ml_feature_store_v2 set created_at = timestamptz '2020-01-01 00:00:00+00'")
+    out = m.model(ConfiguredDbt(con, True, {"training_ready_min_quality": "96.5"}), con)
+    result = dict(out.query("out", "select player_lookup, (is_training_ready, created_at = timestamptz '2020-01-01 00:00:00+00') from out").fetchall())
+    assert result == {"a": (True, True), "b": (False, False)}  # a reused unchanged, b recomputed

@@ -1,0 +1,58 @@
+{#- Feature health (models/monitoring): the engine-specific pieces, everything else is plain SQL. -#}
+
+{% macro unnest_feature_store(relation) -%}
+  {#-
+    One row per (row of `relation`, feature): game_date, player_lookup, team_key (the player's team
+    on that date, as opponent and home/away), feature_index (0-based), feature_name, feature_value,
+    feature_source. The names come from the store's own feature_names
+    column, so the health model never holds a second list of features.
+  -#}
+  {{ return(adapter.dispatch('unnest_feature_store')(relation)) }}
+{%- endmacro %}
+
+{% macro default__unnest_feature_store(relation) -%}
+    select
+        game_date,
+        player_lookup,
+        concat(coalesce(opponent_team_abbr, '?'), case when is_home then '@home' else '@away' end) as team_key,
+        unnest(range(len(feature_names))) as feature_index,
+        unnest(feature_names) as feature_name,
+        unnest(features) as feature_value,
+        unnest(feature_sources) as feature_source
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro bigquery__unnest_feature_store(relation) -%}
+    select
+        store.game_date,
+        store.player_lookup,
+        concat(coalesce(store.opponent_team_abbr, '?'), case when store.is_home then '@home' else '@away' end) as team_key,
+        feature_index,
+        feature_name,
+        feature_value,
+        feature_source
+    from {{ relation }} as store
+    cross join unnest(store.feature_names) as feature_name with offset as feature_index
+    inner join unnest(store.features) as feature_value with offset as value_index on value_index = feature_index
+    inner join unnest(store.feature_sources) as feature_source with offset as source_index on source_index = feature_index
+{%- endmacro %}
+
+
+{% macro is_nan(expression) -%}
+  {#- TRUE when a float is NaN (NULL stays NULL). -#}
+  {{ return(adapter.dispatch('is_nan')(expression)) }}
+{%- endmacro %}
+{% macro default__is_nan(expression) -%} isnan({{ expression }}) {%- endmacro %}
+{% macro bigquery__is_nan(expression) -%} is_nan({{ expression }}) {%- endmacro %}
+
+
+{% macro array_count_equal(array, value) -%}
+  {#- How many elements of a string array equal `value` (a SQL literal); NULL array -> NULL. -#}
+  {{ return(adapter.dispatch('array_count_equal')(array, value)) }}
+{%- endmacro %}
+{% macro default__array_count_equal(array, value) -%}
+    len(list_filter({{ array }}, lambda element: element = {{ value }}))
+{%- endmacro %}
+{% macro bigquery__array_count_equal(array, value) -%}
+    (select countif(element = {{ value }}) from unnest({{ array }}) as element)
+{%- endmacro %}
