@@ -5,7 +5,7 @@
   --vars '{start_date: 2021-11-01, end_date: ...}'    every date of the range, one set-based pass
   no vars, full refresh (or first build)              every date the sources hold
   no vars, incremental                                catch up: the dates after the latest date
-                                                      that every precompute table already holds
+                                                      that every selected output table already holds
                                                       (and the model itself, with catch_up_from_own_rows)
 -#}
 
@@ -54,14 +54,17 @@
 
 {% macro precompute_relations() %}
   {#-
-    (name, window_column, relation) of every output table: the incremental models with a
-    window_column (derived from the graph, no list). A model that catches up from its own rows
-    (catch_up_from_own_rows) does not hold the shared catch-up window back. No ref: no DAG edge.
+    (name, window_column, relation) of every output table this invocation writes: the selected
+    incremental models with a window_column (derived from the graph, no list; a table the selection
+    does not write cannot hold its catch-up back). A model that catches up from its own rows
+    (catch_up_from_own_rows) does not hold the shared window back either. No ref: no DAG edge.
   -#}
   {%- set relations = [] -%}
+  {%- set selected = selected_resources | list if selected_resources is defined and selected_resources else none -%}
   {%- for node in graph.nodes.values() | sort(attribute='name')
       if node.resource_type == 'model' and node.config.materialized == 'incremental'
-      and node.config.get('window_column') and not node.config.get('catch_up_from_own_rows') -%}
+      and node.config.get('window_column') and not node.config.get('catch_up_from_own_rows')
+      and (selected is none or node.unique_id in selected) -%}
     {%- do relations.append((node.name, node.config.window_column, adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias))) -%}
   {%- endfor -%}
   {{ return(relations) }}
