@@ -1,0 +1,150 @@
+"""The two Python models on Spark, as dbt-bigquery's Dataproc wrapper runs them (scripts/spark_run.py).
+
+One Spark job for the whole module (one SparkSession, in .venv-spark/): dbt compiles both models for
+the BigQuery `prod` target, and the scripts dbt-bigquery would submit run on local Spark with a
+loader in place of the BigQuery connector, reading the rows a DuckDB build of the demo date read.
+The DuckDB build is the independent engine: every written row is compared with its table, column by
+column, after the first build and after an incremental re-run that changes nothing.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dbt_harness import REPO, DbtProject
+
+sys.path.insert(0, str(REPO / "scripts"))
+import spark_run  # noqa: E402
+
+DATE = "2021-12-01"
+VARS = f"{{date: {DATE}}}"
+MODELS = spark_run.PYTHON_MODELS
+
+
+@pytest.fixture(scope="module")
+def spark_report(tmp_path_factory, demo_source_db):
+    """The Spark run of both models on the demo date, compared with DuckDB's run of the same window."""
+    work = tmp_path_factory.mktemp("spark")
+    (work / "duckdb").mkdir()
+    project = DbtProject(work / "duckdb", demo_source_db)
+
+    def duckdb_runs():
+        project.dbt("seed", "--quiet")
+        project.dbt("run", "--select", "+ml_feature_store_v2", "--vars", VARS)
+        first = work / "first_build.duckdb"
+        shutil.copy(project.db, first)
+        project.dbt("run", "--select", *MODELS, "--vars", VARS)  # the incremental re-run
+        return first
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # dbt on DuckDB and dbt's BigQuery compile side by side
+        first_db = pool.submit(duckdb_runs)
+        described = pool.submit(spark_run.compile_scripts, work / "spark" / "scripts", VARS)
+        first_db, described = first_db.result(), described.result()
+    report = spark_run.run(first_db, VARS, work / "spark", rerun_db=project.db, described=described)
+    report["work"] = work / "spark"
+    report["described"] = described
+    report["first_db"] = first_db
+    return report
+
+
+def test_every_script_runs_on_spark_and_writes_where_dbt_bigquery_writes(spark_report):
+    steps = spark_report["spark"]["steps"]
+    assert {name: step.get("error") for name, step in steps.items()} == {name: None for name in steps}
+    for name in MODELS:
+        relation = spark_report["described"][name]["relation"].replace("`", "")
+        assert steps[f"{name}.first_build"]["table"] == relation
+        # an incremental run writes dbt's temporary table, which dbt then MERGEs into the target
+        assert steps[f"{name}.incremental"]["table"].startswith(relation + "__dbt_tmp")
+        options = steps[f"{name}.first_build"]["options"]
+        assert (options["mode"], options["writeDisposition"], options["partitionField"], options["partitionType"]) == (
+            "overwrite", "WRITE_TRUNCATE", "game_date", "DAY")
+
+
+def test_output_goes_through_dbt_bigquerys_conversion_with_pandas_on_spark_available(spark_report):
+    for name in MODELS:
+        script = (spark_report["work"] / "scripts" / f"{name}.first_build.py").read_text()
+        assert "df = pyspark.pandas.frame.DataFrame(df)" in script and "dbt = dbtObj(spark.read.format(\"bigquery\").load)" in script
+        step = spark_report["spark"]["steps"][f"{name}.first_build"]
+        assert step["pyspark_pandas"] is True  # the runtime's pandas 2 imports pandas-on-Spark, as on Dataproc
+        assert step["returned"] == "pyspark.sql.dataframe.DataFrame"
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("run", ["first_build", "incremental"])
+def test_every_row_and_column_equals_the_duckdb_run(spark_report, name, run):
+    comparison = spark_report["comparisons"][f"{name}.{run}"]
+    result = comparison["vs_duckdb"]
+    with duckdb.connect(str(spark_report["first_db"]), read_only=True) as connection:
+        schema = "dev_nba_predictions" if name == "ml_feature_store_v2" else "dev_nba_precompute"
+        duckdb_rows = connection.execute(f"select count(*) from {schema}.{name} where game_date = '{DATE}'").fetchone()[0]
+    print(f"{name} {run}: {result['rows_equal']} of {result['rows_compared']} rows equal on {result['columns_compared']} columns")
+    assert duckdb_rows > 250
+    assert (result["rows_compared"], result["rows_equal"], result["only_in_duckdb"], result["only_in_spark"]) == (
+        duckdb_rows, duckdb_rows, 0, 0), result
+    # every column but the write moment and the generation timing is compared
+    assert result["columns_compared"] == len(set(comparison["table_columns"]) - spark_run.WRITE_TIME_COLUMNS)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_incremental_rerun_reuses_every_stored_row_read_through_the_loader(spark_report, name):
+    """The stored rows come back through spark.read.format('bigquery') (the loader): every row is
+    returned as stored, write stamps included, so dbt's MERGE has nothing to change."""
+    script = (spark_report["work"] / "scripts" / f"{name}.incremental.py").read_text()
+    assert "self.is_incremental = True" in script
+    result = spark_report["comparisons"][f"{name}.incremental"]["vs_first_build"]
+    assert result["rows_compared"] == result["rows_equal"] > 0 and not result["differing_columns"], result
+
+
+# Hand-written: the BigQuery types the legacy tables hold (a NUMERIC's scale is what is checked).
+EXPECTED_TYPES = {
+    "player_composite_factors": {
+        "game_date": "DATE", "analysis_date": "DATE", "fatigue_score": "INT64",
+        "shot_zone_mismatch_score": "NUMERIC(4,1)", "pace_score": "NUMERIC(3,1)",
+        "total_composite_adjustment": "NUMERIC(5,2)", "data_quality_issues": "ARRAY<STRING>",
+        "source_player_shot_last_updated": "TIMESTAMP", "has_warnings": "BOOL", "completeness_percentage": "FLOAT64",
+    },
+    "ml_feature_store_v2": {
+        "game_date": "DATE", "features": "ARRAY<FLOAT64>", "feature_names": "ARRAY<STRING>",
+        "feature_sources": "ARRAY<STRING>", "feature_quality_score": "NUMERIC(5,2)",
+        "source_composite_completeness_pct": "NUMERIC(5,2)", "source_composite_last_updated": "TIMESTAMP",
+        "default_feature_count": "INT64", "is_training_ready": "BOOL",
+    },
+}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_spark_schema_has_the_declared_bigquery_types(spark_report, name):
+    comparison = spark_report["comparisons"][f"{name}.first_build"]
+    assert comparison["schema_problems"] == []
+    written = {column: bq for column, _, bq, _ in spark_report["spark"]["steps"][f"{name}.first_build"]["schema"]}
+    for column, kind in EXPECTED_TYPES[name].items():
+        if kind.startswith("NUMERIC("):
+            assert written[column].startswith("NUMERIC(") and written[column].split(",")[1] == kind.split(",")[1], column
+        else:
+            assert written[column] == kind, column
+
+
+def test_the_comparison_sees_one_changed_value(spark_report, tmp_path):
+    """Canary: the same comparison on a copy of the output with one value changed finds that one row."""
+    output = spark_report["work"] / "out" / "ml_feature_store_v2.first_build" / "rows.parquet"
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    with duckdb.connect() as connection:
+        connection.execute(
+            f"copy (select * replace (case when row_number() over (order by player_lookup) = 1"
+            f" then list_transform(features, lambda x: x + 0.001) else features end as features)"
+            f" from read_parquet('{output}/*.parquet')) to '{changed}/part.parquet' (format parquet)")
+    result = spark_run.compare(spark_report["first_db"], changed, "ml_feature_store_v2", "int_ml_feature_store__inputs")
+    assert result["rows_compared"] - result["rows_equal"] == 1 and list(result["differing_columns"]) == ["features"]
+
+
+def test_schema_check_sees_a_wrong_type():
+    """Canary: a FLOAT64 where the table declares NUMERIC(5,2), and a missing column, are reported."""
+    step = {"schema": [("a", "double", "FLOAT64", True), ("b", "date", "DATE", True)]}
+    problems = spark_run.schema_problems(step, [("a", "NUMERIC(5,2)"), ("b", "DATE"), ("c", "STRING")])
+    assert len(problems) == 2 and "a: Spark writes FLOAT64" in problems[1] and "c missing" in problems[0]
