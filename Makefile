@@ -19,7 +19,7 @@ SEED ?= 42
 DEMO_DATE ?= 2021-12-01
 export DBT_DUCKDB_PATH := $(DB)
 
-.PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery docs docs-serve daily backfill training-set evaluate bench report browser-check clean
+.PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery docs docs-serve daily backfill training-set evaluate bench report browser-check clean java spark-run inline-helpers
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -46,7 +46,7 @@ demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its ups
 
 test: setup pytest dbt-test lint bigquery-check test-bigquery browser-check  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff, BigQuery render check and emulator run, browser check.
 
-pytest: setup  ## Python tests (generator, Python models, macros, reprocessing, reliability).
+pytest: setup java  ## Python tests (generator, Python models on DuckDB and on Spark, macros, reprocessing, reliability).
 	$(BIN)/python -m pytest tests/python
 
 dbt-test: setup  ## dbt build (all models, data and unit tests) on a fresh demo database, then the docs check.
@@ -107,6 +107,19 @@ browser-check: setup profiles.yml  ## Headless Chromium opens the report and the
 	$(BIN)/python scripts/browser_check.py \
 	    --page target/feature_health.html --plots 4 --text "Feature health of ml_feature_store_v2" \
 	    --page 'target/static_index.html#!/exposure/exposure.nba_precompute.prediction_service' --plots 0 --text prediction_service
+
+# Spark (the local stand-in for Dataproc) needs Java 17: Debian's headless JRE when `java` is missing.
+java:  ## Check for Java (Spark needs it); install Debian's default-jre-headless when missing.
+	@command -v java >/dev/null || { echo "installing default-jre-headless (Debian package)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
+	@java -version 2>&1 | head -1
+
+# SPARK_VARS: the run window DB was built for (default: the demo date).
+SPARK_VARS ?= {date: $(DEMO_DATE)}
+spark-run: setup java  ## Both Python models on local Spark as Dataproc runs them, compared with DB's DuckDB build: make spark-run [DB=...] [SPARK_VARS='{date: ...}']
+	$(BIN)/python scripts/spark_run.py --db $(DB) --vars '$(SPARK_VARS)' --work-dir target/spark
+
+inline-helpers: setup  ## Copy python_models/model_io.py into every Python model (between its generated markers).
+	$(BIN)/python scripts/inline_helpers.py
 
 clean:  ## Remove build outputs and the local database (keeps .venv).
 	rm -rf target logs data

@@ -117,6 +117,10 @@ def compile_scripts(out: Path, dbt_vars: str, models=PYTHON_MODELS) -> dict:
             entry = described.setdefault(name, {"relation": node["relation_name"], "written": {}})
             entry["written"][run] = relation_line.strip()
             entry["refs"] = [ref["name"] if isinstance(ref, dict) else ref[-1] for ref in node["refs"]]
+            # the column SQL adds after the write (macro row_hash_column: data_hash for a hash_merge model)
+            config = node["config"]
+            entry["added_by_sql"] = ["data_hash"] if config.get("hash_merge") else (
+                [config["row_hash_column"]] if config.get("row_hash_column") else [])
     for name, entry in described.items():
         (out / f"{name}.json").write_text(json.dumps(entry, indent=2))
     return described

@@ -242,6 +242,20 @@ def compare(db: Path, written: Path, table: str, window_relation: str, skip=WRIT
             "columns_compared": len(columns), "differing_columns": differing, "sample": sample}
 
 
+def null_array_elements(written: Path, step: dict) -> dict:
+    """{array column: rows holding a NULL element}: BigQuery refuses to store such an ARRAY."""
+    import duckdb
+
+    arrays = [name for name, _, bq, _ in step["schema"] if bq.startswith("ARRAY<")]
+    if not arrays:
+        return {}
+    with duckdb.connect() as connection:
+        counts = connection.execute("select " + ", ".join(
+            f'count(*) filter (where list_contains(list_transform("{name}", lambda x: x is null), true))'
+            for name in arrays) + f" from read_parquet('{written}/*.parquet')").fetchone()
+    return {name: count for name, count in zip(arrays, counts) if count}
+
+
 def run(db: Path, dbt_vars: str, work: Path, rerun_db: Path | None = None, described: dict | None = None) -> dict:
     """Compile (unless `described`: scripts already in <work>/scripts), run on Spark, compare; returns
     the report (also written to <work>/report.json). The incremental runs are compared with
@@ -265,7 +279,8 @@ def run(db: Path, dbt_vars: str, work: Path, rerun_db: Path | None = None, descr
     for name in PYTHON_MODELS:
         window = described[name]["refs"][0]
         with duckdb.connect(str(db), read_only=True) as connection:
-            expected = [(col, bigquery_type(kind)) for col, kind in columns_of(connection, duckdb_table(connection, name))]
+            expected = [(col, bigquery_type(kind)) for col, kind in columns_of(connection, duckdb_table(connection, name))
+                        if col not in described[name].get("added_by_sql", [])]
         first = spark["steps"][f"{name}.first_build"]
         for run_name in ("first_build", "incremental"):
             step = spark["steps"][f"{name}.{run_name}"]
@@ -277,6 +292,7 @@ def run(db: Path, dbt_vars: str, work: Path, rerun_db: Path | None = None, descr
             entry["rows_written"] = step["rows"]
             entry["table_columns"] = [column for column, _ in expected]
             entry["schema_problems"] = schema_problems(step, expected)
+            entry["null_array_elements"] = null_array_elements(output, step)
             entry["vs_duckdb"] = compare(rerun_db if run_name == "incremental" and rerun_db else db, output, name, window)
             if run_name == "incremental" and not first.get("error"):
                 # every row reused: identical to what the first build wrote, write stamps included
@@ -295,6 +311,8 @@ def problems_of(report: dict) -> list[str]:
         if entry.get("error"):
             continue
         problems += [f"{name}: {p}" for p in entry["schema_problems"]]
+        problems += [f"{name}: {column} holds a NULL element in {count} rows (BigQuery refuses NULL elements in a stored"
+                     f" ARRAY)" for column, count in entry.get("null_array_elements", {}).items()]
         for against in ("vs_duckdb", "vs_first_build"):
             result = entry.get(against)
             if result and (result["rows_equal"] != result["rows_compared"] or result["only_in_duckdb"]

@@ -697,14 +697,6 @@ def test_to_engine_on_empty_output_keeps_types():
     assert (types["features"], types["game_date"], types["feature_quality_score"]) == ("DOUBLE[]", "DATE", "DECIMAL(5,2)")
 
 
-def test_to_engine_elsewhere_returns_pandas_with_dates():
-    rows = m.build_rows(frame(full_row()))
-    output = m.to_engine(rows, object(), m.OUTPUT_TYPES)
-    assert isinstance(output, pd.DataFrame)
-    assert list(output.columns) == list(m.OUTPUT_TYPES)
-    assert output["game_date"].tolist() == [dt.date(2025, 1, 15)]
-
-
 def test_unique_inputs_keeps_one_row_per_key_smallest_game_id():
     inputs = frame(
         full_row(game_id="20250115_LAL_SAC"),

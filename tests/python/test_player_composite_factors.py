@@ -537,13 +537,6 @@ def test_to_engine_takes_the_duckdb_path_for_the_session_dbt_duckdb_hands_a_mode
     assert types["shot_zone_mismatch_score"] == "DECIMAL(4,1)"
 
 
-def test_to_engine_elsewhere_returns_pandas_with_dates():
-    frame = pd.DataFrame({"d": pd.to_datetime(["2021-11-20"]), "x": [1.5]})
-    out = pcf.to_engine(frame, object(), {"x": "decimal(3,1)", "d": "date"})
-    assert list(out.columns) == ["x", "d"]
-    assert out["d"].tolist() == [dt.date(2021, 11, 20)]
-
-
 # ------------------------------------------------------------------------------------------
 # model(): configuration and fingerprint skip
 # ------------------------------------------------------------------------------------------

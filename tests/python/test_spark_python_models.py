@@ -121,6 +121,7 @@ EXPECTED_TYPES = {
 def test_spark_schema_has_the_declared_bigquery_types(spark_report, name):
     comparison = spark_report["comparisons"][f"{name}.first_build"]
     assert comparison["schema_problems"] == []
+    assert comparison["null_array_elements"] == {}  # BigQuery refuses a NULL element in a stored ARRAY
     written = {column: bq for column, _, bq, _ in spark_report["spark"]["steps"][f"{name}.first_build"]["schema"]}
     for column, kind in EXPECTED_TYPES[name].items():
         if kind.startswith("NUMERIC("):
