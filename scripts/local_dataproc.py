@@ -88,7 +88,7 @@ def literal(value, bq_type: str) -> str:
         element = bq_type[6:-1]
         if value is None:
             return "null"
-        return f"cast([{', '.join(literal(v, element) for v in value)}] as array<{element.split('(')[0].lower()}>)"
+        return f"ARRAY<{element.split('(')[0]}>[{', '.join(literal(v, element) for v in value)}]"
     if value is None or (isinstance(value, float) and value != value and bq_type != "FLOAT64"):
         return f"cast(null as {bq_type.split('(')[0].lower()})"
     base = bq_type.split("(")[0]

@@ -159,7 +159,17 @@ def _prod_name(script: str, ref: str) -> str:
     return json.loads(match.group(1))[ref]
 
 
-def run_spark(python: Path, work: Path, described: dict, tables: dict) -> dict:
+def start_spark(python: Path, work: Path) -> subprocess.Popen:
+    """Start the Spark job process ahead of its job file: it opens its session and warms up while
+    dbt compiles and the inputs are exported; run_spark then writes the job file."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "job.json").unlink(missing_ok=True)
+    env = {**os.environ, "TZ": "UTC", "PYSPARK_PYTHON": str(python), "PYSPARK_DRIVER_PYTHON": str(python)}
+    return subprocess.Popen([str(python), str(PROJECT_DIR / "scripts" / "spark_submit.py"), str(work / "job.json")],
+                            cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def run_spark(python: Path, work: Path, described: dict, tables: dict, process: subprocess.Popen | None = None) -> dict:
     steps = []
     for run in ("first_build", "incremental"):
         for name in PYTHON_MODELS:
@@ -167,19 +177,21 @@ def run_spark(python: Path, work: Path, described: dict, tables: dict) -> dict:
                           "output": str(work / "out" / f"{name}.{run}"),
                           "stores": described[name]["relation"] if run == "first_build" else None})
     job = work / "job.json"
-    job.write_text(json.dumps({"tables": tables, "steps": steps}, indent=2))
     started = time.perf_counter()
-    env = {**os.environ, "TZ": "UTC", "PYSPARK_PYTHON": str(python), "PYSPARK_DRIVER_PYTHON": str(python)}
-    result = subprocess.run([str(python), str(PROJECT_DIR / "scripts" / "spark_submit.py"), str(job)],
-                            cwd=PROJECT_DIR, capture_output=True, text=True, env=env)
-    (work / "spark.log").write_text(result.stdout + result.stderr)
+    process = process or start_spark(python, work)
+    ready = work / "job.json.tmp"
+    ready.write_text(json.dumps({"tables": tables, "steps": steps}, indent=2))
+    ready.rename(job)  # atomically: the waiting process never reads half a file
+    output, _ = process.communicate()
+    result = subprocess.CompletedProcess(process.args, process.returncode, output, "")
+    (work / "spark.log").write_text(result.stdout)
     results = {}
     for step in steps:
         path = Path(step["output"]) / "result.json"
         results[step["name"]] = json.loads(path.read_text()) if path.exists() else {
             "name": step["name"], "error": "no result (see spark.log)"}
     return {"seconds": round(time.perf_counter() - started, 1), "exit": result.returncode,
-            "log": [line for line in result.stdout.splitlines() if line.startswith(("spark", "step"))],
+            "log": [line for line in result.stdout.splitlines() if line.startswith(("spark", "step", "warmed"))],
             "steps": results}
 
 
@@ -256,7 +268,8 @@ def null_array_elements(written: Path, step: dict) -> dict:
     return {name: count for name, count in zip(arrays, counts) if count}
 
 
-def run(db: Path, dbt_vars: str, work: Path, rerun_db: Path | None = None, described: dict | None = None) -> dict:
+def run(db: Path, dbt_vars: str, work: Path, rerun_db: Path | None = None, described: dict | None = None,
+        process: subprocess.Popen | None = None) -> dict:
     """Compile (unless `described`: scripts already in <work>/scripts), run on Spark, compare; returns
     the report (also written to <work>/report.json). The incremental runs are compared with
     `rerun_db` (the DuckDB database after its own incremental re-run of the window) when given."""
@@ -270,11 +283,12 @@ def run(db: Path, dbt_vars: str, work: Path, rerun_db: Path | None = None, descr
     python = ensure_spark_venv()
     report["setup_seconds"] = round(time.perf_counter() - timer, 1)
     if described is None:
+        process = process or start_spark(python, work)  # the session opens while dbt compiles
         timer = time.perf_counter()
         described = compile_scripts(work / "scripts", dbt_vars)
         report["compile_seconds"] = round(time.perf_counter() - timer, 1)
     tables = export_inputs(db, described, work / "inputs")
-    report["spark"] = spark = run_spark(python, work, described, tables)
+    report["spark"] = spark = run_spark(python, work, described, tables, process)
     report["comparisons"] = comparisons = {}
     for name in PYTHON_MODELS:
         window = described[name]["refs"][0]

@@ -91,3 +91,36 @@ def test_clean_tables_pass(corrupted):
     project, _, _ = corrupted
     result, _ = run_rules(project, "team_defense_zone_analysis_column_rules", f"{{date: {DAY}}}")
     assert result.returncode == 0, output_of(result)[-2000:]
+
+
+def test_array_rules_of_the_feature_store_catch_broken_arrays(corrupted):
+    """The array rules (dispatched macros, macros/cross_db/arrays.sql) each report their broken row:
+    the compiled test runs on the table with three more rows corrupted in a subquery."""
+    import re
+
+    project, _, quality_player = corrupted
+    _, compiled = run_rules(project, "ml_feature_store_v2_column_rules", f"{{date: {DAY}}}")
+    players = [row[0] for row in project.query(
+        f"select player_lookup from {MLFS} where game_date = date '{DAY}' and not early_season_flag"
+        f" and player_lookup <> ? order by player_lookup limit 3", [quality_player])]
+    features = {  # 1-based positions, as the rules
+        players[0]: "list_transform(features, lambda x, i: case when i = 10 then 5.0 else x end)",
+        players[1]: "list_transform(features, lambda x, i: case when i = 3 then 'nan'::double else x end)",
+    }
+    sources = {players[2]: "list_transform(feature_sources, lambda s, i: case when i = 11 then 'phase4' else s end)"}
+
+    def changed(column, changes):
+        cases = " ".join(f"when '{player}' then {expression}" for player, expression in changes.items())
+        return f"case player_lookup {cases} else {column} end as {column}"
+
+    relation = re.search(r'"[^"]+"\."dev_nba_predictions"\."ml_feature_store_v2"', compiled).group(0)
+    corrupted_sql = compiled.replace(
+        relation, f"(select * replace ({changed('features', features)}, {changed('feature_sources', sources)})"
+        f" from {MLFS})", 1)
+    rows = project.query(f"select player_lookup, broken_rule from ({corrupted_sql}) as failures")
+    assert dict(rows) == {
+        quality_player: "quality_on_reachable_grid",
+        players[0]: "feature_ranges",  # rest_advantage outside [-2, 2]
+        players[1]: "computed_rows_have_no_null_feature",  # a NaN feature
+        players[2]: "calculated_and_context_features_keep_their_labels",  # injury_risk labelled phase4
+    }
