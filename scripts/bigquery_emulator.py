@@ -16,6 +16,11 @@ Steps (any failure makes the exit status non-zero; the server is always stopped)
       b. dbt build --full-refresh                 (CREATE TABLE with partitions and clusters)
       c. dbt build --vars '{date: 2021-11-20}'    (the hash-skipping MERGE; unchanged inputs
                                                    must write 0 rows)
+      c'. the Python models through dbt-bigquery's own materialization, their Dataproc submission
+          run on local Spark (scripts/local_dataproc.py; the tables the script reads come from the
+          emulator, what it writes goes back into it): `dbt build --select player_composite_factors+`
+          (both models, their data tests in BigQuery SQL, everything downstream), then the command
+          under test, `dbt build --select ml_feature_store_v2`, incrementally (MERGE writes 0 rows)
       d. dbt build                                 (catch-up mode: reads the output tables)
       e. dbt source freshness                      (fails on the 2021 data with the default
                                                    thresholds, passes with wide ones)
