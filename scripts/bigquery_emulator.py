@@ -419,6 +419,12 @@ def dbt_step(report: Report, work_dir: Path, env_for, name: str, args: list[str]
 # --------------------------------------------------------------------------------------------
 
 PYTHON_MODELS = ("player_composite_factors", "ml_feature_store_v2")
+# Not run on the emulator, with the reason (each one probed on crucible 0.1.0a2; bigquery_check parses them):
+EMULATOR_QUIRKS = {
+    # crucible types a column computed from `unnest(...) with offset` as STRING in CREATE TABLE AS
+    # (the same query returns INT64), so the range rule on feature_index fails with a type error.
+    "feature_health_column_rules": "CREATE TABLE AS stores a WITH OFFSET column as STRING",
+}
 
 
 def run_local_dataproc(args: list[str], env: dict, log_name: str, work_dir: Path) -> tuple[int, str]:
@@ -445,8 +451,11 @@ def python_models_on_spark(report: Report, work_dir: Path, env_for, emulator_pro
                 " their data tests and everything downstream")
     name = "python-first-build"
     env = env_for(name)
+    for test, reason in EMULATOR_QUIRKS.items():
+        print(f"         not run on the emulator: {test} ({reason})")
     code, output = run_local_dataproc(["build", *emulator_profile, "--select", "player_composite_factors+",
-                                       "--exclude-resource-type", "unit_test", "--vars", vars_], env, name, work_dir)
+                                       "--exclude", *EMULATOR_QUIRKS, "--exclude-resource-type", "unit_test",
+                                       "--vars", vars_], env, name, work_dir)
     target_dir = Path(env["DBT_TARGET_PATH"])
     if not (target_dir / "run_results.json").exists():
         report.verdict(False, "dbt build of the Python models and their descendants", output.strip().splitlines()[-20:])
