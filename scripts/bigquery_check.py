@@ -95,7 +95,8 @@ timestamp_add timestamp_bucket timestamp_diff timestamp_micros timestamp_millis
 timestamp_seconds timestamp_sub timestamp_trunc to_base32 to_base64 to_code_points to_hex
 to_json to_json_string translate trim trunc typeof unicode unix_date unix_micros unix_millis
 unix_seconds unnest upper var_pop var_samp variance zeroifnull
-""".split())
+offset ordinal safe_offset safe_ordinal
+""".split())  # the last line: array subscript specifiers, array[safe_ordinal(i)]
 
 # Functions allowed directly in FROM (BigQuery table-valued functions this project may use).
 BIGQUERY_TABLE_FUNCTIONS = {"unnest", "appends", "changes", "gap_fill", "range_sessionize", "external_query"}
