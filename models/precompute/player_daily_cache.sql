@@ -8,7 +8,8 @@
   )
 }}
 -- Rolling player statistics cached per date for every upcoming-context player with at least 5
--- played games in the season before D (legacy PDC, spec §5 decisions 1-7, §8 clarifications 2-4).
+-- played games in the season before D (legacy PDC; docs/decisions.md#point-in-time, #unbounded-windows,
+-- #who-gets-a-row).
 with slate as (
     select
         *,

@@ -8,7 +8,7 @@
   )
 }}
 -- Shot-zone profile of every player with at least 10 qualifying games in the season before D
--- (legacy PSZA, spec §5 decisions 1-7 and §8 clarification 4).
+-- (legacy PSZA; docs/decisions.md#point-in-time and #who-gets-a-row).
 with run_dates as (
     select * from {{ ref('int_run_dates') }}
 ),
