@@ -8,8 +8,8 @@
 {% macro unsupported_adapter(macro_name) -%}
   {{ exceptions.raise_compiler_error(
       "macro " ~ macro_name ~ " has no implementation for the adapter '" ~ adapter.type()
-      ~ "': add " ~ adapter.type() ~ "__" ~ macro_name ~ " beside duckdb__" ~ macro_name
-      ~ " and bigquery__" ~ macro_name ~ " (macros/cross_db, macros/feature_health)") }}
+      ~ "': the project implements it for duckdb and bigquery only (duckdb__" ~ macro_name
+      ~ ", bigquery__" ~ macro_name ~ "); add " ~ adapter.type() ~ "__" ~ macro_name ~ " beside them") }}
 {%- endmacro %}
 
 {% macro type_float64() -%}
