@@ -13,6 +13,7 @@
 {%- endmacro %}
 
 {% macro type_float64() -%}
+  {#- Not dbt.type_float(): it renders a 32-bit float on DuckDB. -#}
   {{ return(adapter.dispatch('type_float64', 'nba_precompute')()) }}
 {%- endmacro %}
 {% macro duckdb__type_float64() -%} double {%- endmacro %}
@@ -52,6 +53,7 @@
 
 
 {% macro date_add_days(date_expression, days) -%}
+  {#- Not dbt.dateadd(): it returns a timestamp, and the date columns must stay DATE on both engines. -#}
   {{ return(adapter.dispatch('date_add_days', 'nba_precompute')(date_expression, days)) }}
 {%- endmacro %}
 {% macro duckdb__date_add_days(date_expression, days) -%}
