@@ -1,5 +1,5 @@
 {#-
-  Order-independent fingerprint of a set of upstream rows (spec §5 decision 5): the md5 of the row
+  Order-independent fingerprint of a set of upstream rows (docs/decisions.md#source-tracking): the md5 of the row
   count and the sum of the first 48 bits of the md5 of each row's hash (so any text works as an
   upstream data_hash). Works as an aggregate or, with `over`, as a window function, identically on
   DuckDB and BigQuery. NULL when the set is empty.
@@ -9,14 +9,6 @@
   case when count({{ hash_expression }}){{ window }} > 0 then {{ dbt.hash(
       "cast(count(" ~ hash_expression ~ ")" ~ window ~ " as " ~ dbt.type_string() ~ ") || ':' || cast(sum("
       ~ hex48_to_int(dbt.hash(hash_expression)) ~ ")" ~ window ~ " as " ~ dbt.type_string() ~ ")") }} end
-{%- endmacro %}
-
-
-{% macro combine_hashes(expressions) -%}
-  {#- Fingerprint of several per-source fingerprints (NULL parts kept as \N so presence matters). -#}
-  {%- set parts = [] -%}
-  {%- for e in expressions -%}{%- do parts.append("coalesce(" ~ e ~ ", '<null>')") -%}{%- endfor -%}
-  {{ dbt.hash(parts | join(" || '|' || ")) }}
 {%- endmacro %}
 
 

@@ -1,9 +1,10 @@
 {#-
-  Hash-based skipping and stale-row removal (spec §5 decisions 6 and 7), in one MERGE that both
-  engines run. dbt's merge strategy is kept (incremental_strategy='merge', unique_key); for models
-  that set `window_column`, the MERGE statement becomes:
+  Hash-based skipping and stale-row removal (docs/decisions.md#hash-skipping, #no-stale-rows), in one
+  MERGE that both engines run. dbt's merge strategy is kept (incremental_strategy='merge',
+  unique_key); a model that sets `hash_merge: true` (and its `window_column`) gets this statement:
 
-    merge into <target> using <source: every row the model computed for the run window>
+    merge into <target> using <source: every row the model computed for the run window,
+                               plus its data_hash (derived: macro row_hash.sql)>
       on <unique key> and <target window_column inside the run window>
     when matched and target.data_hash is distinct from source.data_hash
       then update (every column but created_at; written_at_column set to now)
@@ -17,7 +18,12 @@
   (no duplicates), whatever rows a model returns. The source is deduplicated at
   the grain by the models and every model has a uniqueness test on its key.
 
+  data_hash covers every column the model returns but the bookkeeping ones (var
+  hash_bookkeeping_columns): the merge derives it here from the model's columns, and the post-hook
+  attach_row_hash derives it the same way when the table is created (first build, full refresh).
+
   Model config:
+    hash_merge           true switches this merge on (dbt's stock merge otherwise)
     window_column        the model's date column (analysis_date, cache_date, game_date)
     written_at_column    processed_at (default) or updated_at
     written_at_on_insert true (default) keeps the source value on insert; false inserts NULL
@@ -26,18 +32,21 @@
 
 {% macro hash_merge_sql(target, source, unique_key, dest_columns) -%}
   {%- set window_column = config.get('window_column') -%}
+  {%- if not window_column -%}
+    {{ exceptions.raise_compiler_error("Model " ~ this ~ " sets hash_merge but no window_column: the merge replaces the rows of the run window, so it needs the model's date column.") }}
+  {%- endif -%}
   {%- set written_at = config.get('written_at_column', 'processed_at') -%}
   {%- set written_on_insert = config.get('written_at_on_insert', true) -%}
   {%- set keys = [unique_key] if unique_key is string else unique_key -%}
-  {%- set names = dest_columns | map(attribute='name') | map('lower') | list -%}
-  {%- if 'data_hash' not in names -%}
-    {{ exceptions.raise_compiler_error("hash_merge_sql: model " ~ this ~ " has no data_hash column; hash-skipping merges need one.") }}
-  {%- endif -%}
+  {#- dest_columns are the model's columns (the temp relation; with on_schema_change 'ignore' the target's). -#}
+  {%- set hashed = hashed_columns(dest_columns, 'data_hash') -%}
+  {%- set names = dest_columns | map(attribute='name') | map('lower') | reject('equalto', 'data_hash') | list + ['data_hash'] -%}
   {%- set window_predicate = window_filter('dbt_internal_dest.' ~ window_column) -%}
   {%- do guard_deletions(target, source, keys, window_column) -%}
   merge into {{ target }} as dbt_internal_dest
   using (
-    select * from {{ source }} as dbt_internal_rows
+    select dbt_internal_rows.*, {{ row_hash(hashed, 'dbt_internal_rows.') }} as data_hash
+    from {{ source }} as dbt_internal_rows
     where {{ window_filter('dbt_internal_rows.' ~ window_column) }}
   ) as dbt_internal_source
   on (
@@ -99,7 +108,7 @@
 
 {#- DuckDB: dbt-duckdb resolves the merge strategy through get_incremental_merge_sql. -#}
 {% macro duckdb__get_incremental_merge_sql(arg_dict) -%}
-  {%- if config.get('window_column') -%}
+  {%- if config.get('hash_merge') -%}
     {{ hash_merge_sql(arg_dict['target_relation'], arg_dict['temp_relation'], arg_dict['unique_key'], arg_dict['dest_columns']) }}
   {%- else -%}
     {{ dbt_duckdb_get_incremental_merge_sql(arg_dict) }}
@@ -114,7 +123,7 @@
 
 {#- BigQuery: dbt-bigquery builds its merge through get_merge_sql. -#}
 {% macro bigquery__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates=none) -%}
-  {%- if config.get('window_column') -%}
+  {%- if config.get('hash_merge') -%}
     {{ hash_merge_sql(target, source, unique_key, dest_columns) }}
   {%- else -%}
     {{ default__get_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) }}

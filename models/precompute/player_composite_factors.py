@@ -24,9 +24,12 @@ Where this model deliberately differs from legacy (spec README §5 and §8):
     warnings use the unrounded components (decision 11, clarification 6).
   - Completeness compares like with like and source tracking is per entity (decisions 4 and 5);
     both are computed upstream in SQL and passed through.
-  - `data_hash` is the portable row hash shared with the SQL macro `row_hash` (decision 6); rows
-    whose `input_fingerprint` is unchanged are not recomputed on incremental runs, and the merge
-    macro writes only rows whose hash changed and deletes rows that no longer qualify (decision 7).
+  - The model returns no `data_hash`: the merge derives it from every column the model returns
+    (macros/hashing/row_hash.sql) and writes only rows whose hash changed, deleting rows that no
+    longer qualify (decision 7). Rows whose `input_fingerprint` (a hash of the whole prepared input
+    row, which carries this file's `code_version`) is unchanged are not recomputed.
+  - Rounding and thresholds work at the decimal value of each formula (1.015 -> 1.02), as the SQL
+    models do with exact DECIMALs.
   - The circuit-breaker bookkeeping columns are dropped (decision 11).
   - NULL inputs never crash or become NaN: the legacy safe defaults of §C4/§C5 apply.
 
@@ -34,7 +37,6 @@ The file is self-contained (it must run unchanged on a remote engine) and carrie
 the helpers of docs/python_model_contract.md.
 """
 
-import hashlib
 import json
 
 import numpy as np
@@ -104,184 +106,30 @@ OUTPUT_COLUMNS = {
     "all_upstreams_ready": "boolean", "data_quality_issues": "varchar[]",
     "season_boundary_detected": "boolean", "backfill_bootstrap_mode": "boolean",
     "processing_decision_reason": "varchar",
-    "input_fingerprint": "varchar", "data_hash": "varchar",
+    "input_fingerprint": "varchar", "code_version": "varchar",
     "created_at": "timestamp with time zone", "processed_at": "timestamp with time zone",
 }
-NOT_HASHED = {f"{p}_last_updated" for p in SOURCE_PREFIXES} | {
-    "input_fingerprint", "data_hash", "created_at", "processed_at"}
-HASH_KIND_BY_TYPE = {"varchar": "string", "bigint": "int", "boolean": "bool", "double": "float",
-                     "date": "date", "varchar[]": "string_array"}
-HASH_COLUMNS = {
-    name: ("float" if sql_type.startswith("decimal") else HASH_KIND_BY_TYPE[sql_type])
-    for name, sql_type in OUTPUT_COLUMNS.items() if name not in NOT_HASHED
-}
 
 # --------------------------------------------------------------------------------------------
-# Contract helpers (verbatim copies; see docs/python_model_contract.md)
+# Engine I/O and exact rounding (docs/python_model_contract.md)
 # --------------------------------------------------------------------------------------------
 
-NULL_TOKEN = "<null>"
-HASH_KINDS = ("string", "int", "bool", "float", "date", "timestamp", "float_array", "string_array")
-HASH_CHUNK_ROWS = 50_000  # rows hashed at a time: bounds the memory of the rendered texts
-_BOOL_TEXTS = np.array(["false", "true", NULL_TOKEN], dtype=object)
+# Places to which a computed float is taken as the decimal value its formula stands for: the inputs
+# are decimals with few places, so binary noise (1.015 stored as 1.01499999999999990) sits far below.
+DECIMAL_PLACES = 9
 
 
-def _round_half_away(values):
-    """float64 values rounded half away from zero to whole numbers, as int64. Exact: the fraction
-    is compared with 0.5 (x + 0.5 is never formed). Beyond BIGINT, like the SQL cast: OverflowError."""
-    values = np.asarray(values, dtype="float64")
-    magnitude = np.abs(values)
-    if not (magnitude < 2.0 ** 63).all():
-        raise OverflowError("row hash: a value is NaN, infinite or beyond the BIGINT range")
-    whole = np.floor(magnitude)
-    whole = (whole + ((magnitude - whole) >= 0.5)).astype("int64")
-    return np.where(values >= 0, whole, -whole)
-
-
-def _as_objects(texts):
-    """A list or array of str -> 1-D object array of str."""
-    result = np.empty(len(texts), dtype=object)
-    result[:] = texts
-    return result
-
-
-def _coded(codes, texts):
-    """(codes, texts) with NULL_TOKEN appended to `texts` and code -1 (NULL) pointing at it."""
-    texts = np.append(_as_objects(texts), NULL_TOKEN)
-    return np.where(codes < 0, len(texts) - 1, codes), texts
-
-
-def _all_strings(values):
-    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
-
-
-def _few_distinct(values, sample=1000):
-    """Whether factorizing looks worthwhile: at most a quarter of the first `sample` values distinct."""
-    return len(pd.unique(values.iloc[:sample])) <= sample // 4
-
-
-def _render(distinct, kind):
-    """Texts of NULL-free values (a Series) of kind string, int, float or timestamp (see the table)."""
-    if kind == "string":
-        return list(map(str, distinct.to_numpy(dtype=object)))
-    if kind == "int":
-        if distinct.dtype.kind in "iub":
-            return distinct.to_numpy(dtype="int64").astype(str)
-        if distinct.dtype.kind == "f":
-            floats = distinct.to_numpy(dtype="float64")
-            if not (np.abs(floats) < 2.0 ** 63).all():
-                raise OverflowError("row hash: a value is infinite or beyond the BIGINT range")
-            return floats.astype("int64").astype(str)  # the cast truncates toward zero, as int()
-        return distinct.to_numpy(dtype=object).astype("int64").astype(str)
-    if kind == "float":
-        return _round_half_away(distinct.to_numpy(dtype="float64") * 1e6).astype(str)
-    stamps = pd.to_datetime(distinct, utc=True).dt.tz_localize(None).to_numpy()
-    ticks, unit = stamps.view("int64"), np.datetime_data(stamps.dtype)[0]
-    return (ticks // 1000 if unit == "ns" else ticks * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]).astype(str)
-
-
-def _array_texts(arrays, kind):
-    """'[e1,e2,...]' of each array (object array of NULL-free arrays): rows grouped by length,
-    element j of every row rendered as one column."""
-    element_kind = "float" if kind == "float_array" else "string"
-    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
-    texts = np.empty(len(arrays), dtype=object)
-    for length in np.unique(lengths).tolist():
-        rows = np.flatnonzero(lengths == length)
-        if length == 0:
-            texts[rows] = "[]"
-            continue
-        try:
-            matrix = np.array(list(arrays[rows]), dtype="float64" if element_kind == "float" else object)
-        except (TypeError, ValueError):
-            matrix = np.array(list(arrays[rows]), dtype=object)
-        matrix = matrix.reshape(len(rows), length)
-        pieces = [_hash_codes(pd.Series(matrix[:, j]), element_kind) for j in range(length)]
-        pieces[0] = (pieces[0][0], "[" + pieces[0][1])
-        pieces[-1] = (pieces[-1][0], pieces[-1][1] + "]")
-        texts[rows] = _join_rows(pieces, len(rows), ",")
-    return texts
-
-
-def _hash_codes(values, kind):
-    """The texts of one column (a Series) for the row hash as (codes, texts): texts[codes] is each
-    value's text, NULL (None, NaN, NaT, pd.NA) is NULL_TOKEN; each distinct value is rendered once."""
-    if kind not in HASH_KINDS:
-        raise ValueError(f"unknown hash kind {kind!r}")
-    if kind == "bool" and values.dtype == bool:
-        return values.to_numpy().astype(np.intp), _BOOL_TEXTS
-    strings = kind == "string" and _all_strings(values)
-    if kind in ("int", "float", "timestamp") or (strings and _few_distinct(values)):
-        codes, distinct = pd.factorize(values)  # equal values render equally; NULLs get code -1
-        return _coded(codes, _render(pd.Series(distinct), kind))
-    if strings:  # many distinct str: the values are their own texts
-        return np.arange(len(values)), values.to_numpy(dtype=object, na_value=NULL_TOKEN)
-    missing = values.isna().to_numpy(dtype=bool)
-    if kind == "bool":
-        flags = values.to_numpy(dtype=object, na_value=False).astype(bool)
-        return np.where(missing, 2, flags.astype(np.intp)), _BOOL_TEXTS
-    if kind == "date":
-        days = pd.to_datetime(values)
-        if getattr(days.dt, "tz", None) is not None:
-            days = days.dt.tz_localize(None)  # the local calendar date, as Timestamp.strftime
-        codes, distinct = pd.factorize(days.to_numpy().astype("datetime64[D]"))
-        return _coded(codes, np.asarray(distinct).astype(str))
-    objects = values.to_numpy(dtype=object)
-    if kind == "string":  # not all str: str() of each value
-        return _coded(np.where(missing, -1, np.arange(len(objects))), list(map(str, objects)))
-    # arrays: each distinct array object is rendered once (codes by object identity)
-    present = objects[~missing]
-    present_codes, _ = pd.factorize(np.fromiter(map(id, present), dtype=np.uint64, count=len(present)))
-    first = np.zeros(present_codes.max(initial=-1) + 1, dtype=np.intp)
-    first[present_codes] = np.arange(len(present))  # a row holding each distinct array
-    codes = np.full(len(objects), -1, dtype=np.intp)
-    codes[~missing] = present_codes
-    return _coded(codes, _array_texts(present[first], kind))
-
-
-def _join_rows(pieces, rows, sep=""):
-    """Per row, the texts of the coded pieces [(codes, texts), ...] joined with `sep` (object array).
-    Adjacent pieces are first merged on their value combinations (a full table up to 4096 entries,
-    else the combinations that occur, while at most a quarter of the rows), so every row joins only
-    a handful of texts (str.join, no Python code per row)."""
-    groups = []
-    codes, texts = pieces[0]
-    for next_codes, next_texts in pieces[1:]:
-        pair = codes * len(next_texts) + next_codes
-        if len(texts) * len(next_texts) <= 4096:
-            codes, texts = pair, ((texts + sep)[:, None] + next_texts[None, :]).ravel()
-            continue
-        pair_codes, pairs = pd.factorize(pair)
-        if len(pairs) <= rows // 4:
-            codes, texts = pair_codes, texts[pairs // len(next_texts)] + sep + next_texts[pairs % len(next_texts)]
-        else:
-            groups.append(texts[codes])
-            codes, texts = next_codes, next_texts
-    groups.append(texts[codes])
-    return _as_objects(list(map(sep.join, zip(*groups))))
-
-
-def hash_text(value, kind):
-    """Text of one value for the row hash (the column rendering applied to a one-value column)."""
-    codes, texts = _hash_codes(pd.Series([value], dtype=object), kind)
-    return texts[codes[0]]
-
-
-def row_hash(frame, columns):
-    """md5 hex of each row's values; `columns` maps column name -> kind, in hashing order. Columns
-    are rendered vectorised (_hash_codes), rows assembled by _join_rows, each text hashed."""
-    hashes = []
-    for start in range(0, len(frame), HASH_CHUNK_ROWS):
-        chunk = frame.iloc[start:start + HASH_CHUNK_ROWS]
-        pieces = [_hash_codes(chunk[name], kind) for name, kind in columns.items()]
-        hashes += [hashlib.md5(text.encode("utf-8")).hexdigest() for text in _join_rows(pieces, len(chunk), "|")]
-    return pd.Series(hashes, index=frame.index, dtype=object)
+def decimal_value(values):
+    """The decimal value a float formula stands for (binary noise removed): compare and round this."""
+    return np.round(np.asarray(values, dtype="float64"), DECIMAL_PLACES)
 
 
 def round_half_away(values, scale):
-    """Round a float Series half away from zero to `scale` decimals (NaN stays NaN)."""
+    """Round a float Series half away from zero to `scale` decimals at its decimal value, as the SQL
+    models round exact DECIMALs: 1.015 -> 1.02 and -1.015 -> -1.02 although the float 1.015 is a
+    little below the tie (NaN stays NaN)."""
     factor = 10.0 ** scale
-    scaled = values.astype("float64") * factor
+    scaled = np.round(values.astype("float64") * factor, DECIMAL_PLACES - scale)
     return np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / factor
 
 
@@ -452,7 +300,7 @@ def shot_zone_mismatch_score(frame):
     usage_pct = safe_float(_zone_pick(frame, ZONE_RATE_COLUMNS), 50.0)
     defense = safe_float(_zone_pick(frame, ZONE_DEFENSE_COLUMNS), 0.0)
     raw = defense * np.minimum(usage_pct / 50.0, 1.0)
-    boosted = raw.where(raw.abs() <= 5.0, raw * 1.2)
+    boosted = raw.where(decimal_value(raw.abs()) <= 5.0, raw * 1.2)
     return boosted.clip(-10.0, 10.0).where(has_zone_rows(frame), 0.0)
 
 
@@ -506,8 +354,8 @@ def warning_fields(fatigue, shot_zone, total):
     """has_warnings and warning_details ('; '-joined or NULL), from unrounded values."""
     details = _join_labels({
         WARNINGS["fatigue"]: fatigue < 50,
-        WARNINGS["matchup"]: shot_zone.abs() > 8.0,
-        WARNINGS["adjustment"]: total.abs() > 12.0,
+        WARNINGS["matchup"]: decimal_value(shot_zone.abs()) > 8.0,
+        WARNINGS["adjustment"]: decimal_value(total.abs()) > 12.0,
     }, "; ")
     return pd.DataFrame({"has_warnings": details != "", "warning_details": _text_or_null(details)},
                         index=fatigue.index)
@@ -518,6 +366,39 @@ def warning_fields(fatigue, shot_zone, total):
 # --------------------------------------------------------------------------------------------
 
 
+def _as_objects(texts):
+    """A list or array of str -> 1-D object array of str."""
+    result = np.empty(len(texts), dtype=object)
+    result[:] = texts
+    return result
+
+
+def _all_strings(values):
+    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+
+
+def _join_rows(pieces, rows, sep=""):
+    """Per row, the texts of the coded pieces [(codes, texts), ...] joined with `sep` (object array).
+    Adjacent pieces are first merged on their value combinations (a full table up to 4096 entries,
+    else the combinations that occur, while at most a quarter of the rows), so every row joins only
+    a handful of texts (str.join, no Python code per row)."""
+    groups = []
+    codes, texts = pieces[0]
+    for next_codes, next_texts in pieces[1:]:
+        pair = codes * len(next_texts) + next_codes
+        if len(texts) * len(next_texts) <= 4096:
+            codes, texts = pair, ((texts + sep)[:, None] + next_texts[None, :]).ravel()
+            continue
+        pair_codes, pairs = pd.factorize(pair)
+        if len(pairs) <= rows // 4:
+            codes, texts = pair_codes, texts[pairs // len(next_texts)] + sep + next_texts[pairs % len(next_texts)]
+        else:
+            groups.append(texts[codes])
+            codes, texts = next_codes, next_texts
+    groups.append(texts[codes])
+    return _as_objects(list(map(sep.join, zip(*groups))))
+
+
 def json_codes(values):
     """json.dumps of each value of a bool, int, float or str column as (codes, texts): texts[codes]
     is each value's text (NULL -> 'null'). Each distinct value is rendered once; floats are keyed by
@@ -525,7 +406,7 @@ def json_codes(values):
     values = values if isinstance(values, pd.Series) else pd.Series(values)
     kind = values.dtype.kind
     if kind == "b" and not values.hasnans:
-        return values.to_numpy(dtype=bool).astype(np.intp), _BOOL_TEXTS[:2]
+        return values.to_numpy(dtype=bool).astype(np.intp), _as_objects(["false", "true"])
     if kind == "f":
         codes, distinct = pd.factorize(values.to_numpy(dtype="float64").view("int64"))
         return codes, _json_floats(distinct.view("float64"))
@@ -693,7 +574,7 @@ def normalise_inputs(inputs):
 
 
 def compute_factors(inputs, now=None):
-    """Every output column for each input row, in output order, data_hash included."""
+    """Every output column for each input row, in output order (the merge adds data_hash)."""
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     frame = normalise_inputs(inputs)
     fatigue = fatigue_score(frame)
@@ -715,8 +596,8 @@ def compute_factors(inputs, now=None):
     )
     out = pd.concat([out, data_quality_fields(frame), warning_fields(fatigue, zone, total), source_fields(frame),
                      season_fields(frame), completeness_fields(frame), readiness_fields(frame)], axis=1)
-    out = out.assign(processing_decision_reason=PROCESSING_DECISION, input_fingerprint=frame["input_fingerprint"])
-    out["data_hash"] = row_hash(out, HASH_COLUMNS) if len(out) else pd.Series(dtype=object)
+    out = out.assign(processing_decision_reason=PROCESSING_DECISION, input_fingerprint=frame["input_fingerprint"],
+                     code_version=frame["code_version"])
     out["created_at"] = now
     out["processed_at"] = now
     return out[list(OUTPUT_COLUMNS)]
@@ -745,6 +626,8 @@ def split_by_fingerprint(inputs, stored):
     """(stored rows to reuse unchanged, input rows to compute): a stored row is reused when its
     key and non-NULL input_fingerprint equal the input's."""
     keys = KEY_COLUMNS + ["input_fingerprint"]
+    if not set(OUTPUT_COLUMNS) <= set(stored.columns):  # stored by an older schema: recompute
+        return pd.DataFrame(columns=list(OUTPUT_COLUMNS)), inputs
     known = stored.loc[stored["input_fingerprint"].notna(), keys].drop_duplicates()
     if known.empty:
         return stored.iloc[0:0], inputs

@@ -183,25 +183,5 @@ final as (
 
 select
     final.*,
-    {{ row_hash({
-        'player_lookup': 'string', 'universal_player_id': 'string', 'cache_date': 'date',
-        'points_avg_last_5': 'float', 'points_avg_last_10': 'float', 'points_avg_season': 'float',
-        'points_std_last_10': 'float', 'minutes_avg_last_10': 'float', 'usage_rate_last_10': 'float',
-        'ts_pct_last_10': 'float', 'games_played_season': 'int', 'team_pace_last_10': 'float',
-        'team_off_rating_last_10': 'float', 'player_usage_rate_season': 'float', 'games_in_last_7_days': 'int',
-        'games_in_last_14_days': 'int', 'minutes_in_last_7_days': 'int', 'minutes_in_last_14_days': 'int',
-        'back_to_backs_last_14_days': 'int', 'avg_minutes_per_game_last_7': 'float',
-        'fourth_quarter_minutes_last_7': 'int', 'primary_scoring_zone': 'string', 'paint_rate_last_10': 'float',
-        'three_pt_rate_last_10': 'float', 'assisted_rate_last_10': 'float', 'player_age': 'int',
-        'source_player_game_rows_found': 'int', 'source_player_game_completeness_pct': 'float', 'source_player_game_hash': 'string',
-        'source_team_offense_rows_found': 'int', 'source_team_offense_completeness_pct': 'float', 'source_team_offense_hash': 'string',
-        'source_upcoming_context_hash': 'string', 'source_shot_zone_rows_found': 'int', 'source_shot_zone_hash': 'string',
-        'early_season_flag': 'bool', 'insufficient_data_reason': 'string', 'expected_games_count': 'int',
-        'actual_games_count': 'int', 'completeness_percentage': 'float', 'missing_games_count': 'int',
-        'is_production_ready': 'bool', 'data_quality_issues': 'string_array', 'season_boundary_detected': 'bool',
-        'backfill_bootstrap_mode': 'bool', 'processing_decision_reason': 'string',
-        'l5_completeness_pct': 'float', 'l10_completeness_pct': 'float', 'l7d_completeness_pct': 'float',
-        'l14d_completeness_pct': 'float', 'all_windows_complete': 'bool', 'cache_version': 'string'
-    }) }} as data_hash,
     {{ write_timestamps() }}
 from final

@@ -163,20 +163,5 @@ final as (
 
 select
     final.*,
-    {{ row_hash({
-        'player_lookup': 'string', 'universal_player_id': 'string', 'analysis_date': 'date',
-        'paint_rate_last_10': 'float', 'mid_range_rate_last_10': 'float', 'three_pt_rate_last_10': 'float',
-        'total_shots_last_10': 'int', 'games_in_sample_10': 'int', 'sample_quality_10': 'string',
-        'paint_pct_last_10': 'float', 'mid_range_pct_last_10': 'float', 'three_pt_pct_last_10': 'float',
-        'paint_attempts_per_game': 'float', 'mid_range_attempts_per_game': 'float', 'three_pt_attempts_per_game': 'float',
-        'paint_rate_last_20': 'float', 'paint_pct_last_20': 'float', 'games_in_sample_20': 'int', 'sample_quality_20': 'string',
-        'assisted_rate_last_10': 'float', 'unassisted_rate_last_10': 'float', 'player_position': 'string',
-        'primary_scoring_zone': 'string', 'data_quality_tier': 'string', 'calculation_notes': 'string',
-        'source_player_game_rows_found': 'int', 'source_player_game_completeness_pct': 'float', 'source_player_game_hash': 'string',
-        'early_season_flag': 'bool', 'insufficient_data_reason': 'string', 'expected_games_count': 'int',
-        'actual_games_count': 'int', 'completeness_percentage': 'float', 'missing_games_count': 'int',
-        'is_production_ready': 'bool', 'data_quality_issues': 'string_array', 'season_boundary_detected': 'bool',
-        'backfill_bootstrap_mode': 'bool', 'processing_decision_reason': 'string'
-    }) }} as data_hash,
     {{ write_timestamps() }}
 from final

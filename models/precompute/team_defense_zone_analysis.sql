@@ -116,22 +116,5 @@ final as (
 
 select
     final.*,
-    {{ row_hash({
-        'team_abbr': 'string', 'analysis_date': 'date',
-        'paint_pct_allowed_last_15': 'float', 'paint_attempts_allowed_per_game': 'float', 'paint_points_allowed_per_game': 'float',
-        'paint_blocks_per_game': 'float', 'paint_defense_vs_league_avg': 'float',
-        'mid_range_pct_allowed_last_15': 'float', 'mid_range_attempts_allowed_per_game': 'float',
-        'mid_range_blocks_per_game': 'float', 'mid_range_defense_vs_league_avg': 'float',
-        'three_pt_pct_allowed_last_15': 'float', 'three_pt_attempts_allowed_per_game': 'float',
-        'three_pt_blocks_per_game': 'float', 'three_pt_defense_vs_league_avg': 'float',
-        'defensive_rating_last_15': 'float', 'opponent_points_per_game': 'float', 'opponent_pace': 'float',
-        'games_in_sample': 'int', 'strongest_zone': 'string', 'weakest_zone': 'string', 'data_quality_tier': 'string',
-        'calculation_notes': 'string', 'source_team_defense_rows_found': 'int',
-        'source_team_defense_completeness_pct': 'float', 'source_team_defense_hash': 'string',
-        'early_season_flag': 'bool', 'insufficient_data_reason': 'string', 'expected_games_count': 'int',
-        'actual_games_count': 'int', 'completeness_percentage': 'float', 'missing_games_count': 'int',
-        'is_production_ready': 'bool', 'data_quality_issues': 'string_array', 'season_boundary_detected': 'bool',
-        'backfill_bootstrap_mode': 'bool', 'processing_decision_reason': 'string'
-    }) }} as data_hash,
     {{ write_timestamps() }}
 from final

@@ -409,14 +409,5 @@ final as (
 
 select
     *,
-    {{ row_hash({
-        'game_date': 'date', 'feature_name': 'string', 'feature_index': 'int', 'players': 'int',
-        'phase4_share': 'float', 'phase3_share': 'float', 'calculated_share': 'float', 'default_share': 'float',
-        'null_count': 'int', 'nan_count': 'int', 'mean_value': 'float', 'std_value': 'float', 'min_value': 'float',
-        'p10_value': 'float', 'p50_value': 'float', 'p90_value': 'float', 'max_value': 'float',
-        'reference_start_date': 'date', 'reference_end_date': 'date', 'reference_game_days': 'int',
-        'reference_default_share': 'float', 'default_share_change': 'float', 'psi_bins': 'int', 'psi': 'float',
-        'psi_sample_size': 'int', 'psi_judged': 'bool', 'is_constant': 'bool', 'status': 'string', 'cause': 'string'
-    }) }} as data_hash,
     {{ write_timestamps() }}
 from final

@@ -26,12 +26,13 @@ The story of the table, top-down:
    FALSE. Stored rows reused by the fingerprint skip are recomputed when the threshold changed
    their readiness.
 7. Schema (decision 11): legacy columns plus quality_tier, minus the circuit-breaker bookkeeping;
-   values rounded half away from zero to the legacy scale. `data_hash` (row_hash, twin of the SQL
-   macro) drives the merge macro's write skipping; `input_fingerprint` lets an incremental run reuse
-   stored rows whose inputs did not change (decision 6).
+   values rounded half away from zero to the legacy scale at their decimal value (1.015 -> 1.02),
+   and thresholds compared there too, as the SQL models do with exact DECIMALs. The model returns
+   no `data_hash`: the merge derives it from every column it returns (macros/hashing/row_hash.sql).
+   `input_fingerprint` (a hash of the whole prepared input row, which carries this file's
+   `code_version`) lets an incremental run reuse stored rows whose inputs and code did not change.
 """
 
-import hashlib
 import time
 from itertools import repeat
 
@@ -211,200 +212,32 @@ OUTPUT_TYPES.update(
         "backfill_bootstrap_mode": "boolean",
         "processing_decision_reason": "varchar",
         "input_fingerprint": "varchar",
-        "data_hash": "varchar",
+        "code_version": "varchar",
         "created_at": "timestamp with time zone",
         "updated_at": "timestamp with time zone",
     }
 )
 
-# data_hash covers every business column (not write bookkeeping, timings or source timestamps).
-HASH_EXCLUDED = {f"{source}_last_updated" for source in SOURCES} | {
-    "feature_generation_time_ms",
-    "input_fingerprint",
-    "data_hash",
-    "created_at",
-    "updated_at",
-}
-HASH_KIND_BY_TYPE = {
-    "varchar": "string",
-    "bigint": "int",
-    "boolean": "bool",
-    "decimal(5,2)": "float",
-    "double": "float",
-    "date": "date",
-    "double[]": "float_array",
-    "varchar[]": "string_array",
-}
-HASH_COLUMNS = {
-    name: HASH_KIND_BY_TYPE[kind] for name, kind in OUTPUT_TYPES.items() if name not in HASH_EXCLUDED
-}
-
 # ---------------------------------------------------------------------------------------------------
-# Contract helpers (docs/python_model_contract.md), identical in every Python model
+# Engine I/O and exact rounding (docs/python_model_contract.md)
 # ---------------------------------------------------------------------------------------------------
 
-NULL_TOKEN = "<null>"
-HASH_KINDS = ("string", "int", "bool", "float", "date", "timestamp", "float_array", "string_array")
-HASH_CHUNK_ROWS = 50_000  # rows hashed at a time: bounds the memory of the rendered texts
-_BOOL_TEXTS = np.array(["false", "true", NULL_TOKEN], dtype=object)
+# Places to which a computed float is taken as the decimal value its formula stands for: the inputs
+# are decimals with few places, so binary noise (1.015 stored as 1.01499999999999990) sits far below.
+DECIMAL_PLACES = 9
 
 
-def _round_half_away(values):
-    """float64 values rounded half away from zero to whole numbers, as int64. Exact: the fraction
-    is compared with 0.5 (x + 0.5 is never formed). Beyond BIGINT, like the SQL cast: OverflowError."""
-    values = np.asarray(values, dtype="float64")
-    magnitude = np.abs(values)
-    if not (magnitude < 2.0 ** 63).all():
-        raise OverflowError("row hash: a value is NaN, infinite or beyond the BIGINT range")
-    whole = np.floor(magnitude)
-    whole = (whole + ((magnitude - whole) >= 0.5)).astype("int64")
-    return np.where(values >= 0, whole, -whole)
-
-
-def _as_objects(texts):
-    """A list or array of str -> 1-D object array of str."""
-    result = np.empty(len(texts), dtype=object)
-    result[:] = texts
-    return result
-
-
-def _coded(codes, texts):
-    """(codes, texts) with NULL_TOKEN appended to `texts` and code -1 (NULL) pointing at it."""
-    texts = np.append(_as_objects(texts), NULL_TOKEN)
-    return np.where(codes < 0, len(texts) - 1, codes), texts
-
-
-def _all_strings(values):
-    return pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
-
-
-def _few_distinct(values, sample=1000):
-    """Whether factorizing looks worthwhile: at most a quarter of the first `sample` values distinct."""
-    return len(pd.unique(values.iloc[:sample])) <= sample // 4
-
-
-def _render(distinct, kind):
-    """Texts of NULL-free values (a Series) of kind string, int, float or timestamp (see the table)."""
-    if kind == "string":
-        return list(map(str, distinct.to_numpy(dtype=object)))
-    if kind == "int":
-        if distinct.dtype.kind in "iub":
-            return distinct.to_numpy(dtype="int64").astype(str)
-        if distinct.dtype.kind == "f":
-            floats = distinct.to_numpy(dtype="float64")
-            if not (np.abs(floats) < 2.0 ** 63).all():
-                raise OverflowError("row hash: a value is infinite or beyond the BIGINT range")
-            return floats.astype("int64").astype(str)  # the cast truncates toward zero, as int()
-        return distinct.to_numpy(dtype=object).astype("int64").astype(str)
-    if kind == "float":
-        return _round_half_away(distinct.to_numpy(dtype="float64") * 1e6).astype(str)
-    stamps = pd.to_datetime(distinct, utc=True).dt.tz_localize(None).to_numpy()
-    ticks, unit = stamps.view("int64"), np.datetime_data(stamps.dtype)[0]
-    return (ticks // 1000 if unit == "ns" else ticks * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]).astype(str)
-
-
-def _array_texts(arrays, kind):
-    """'[e1,e2,...]' of each array (object array of NULL-free arrays): rows grouped by length,
-    element j of every row rendered as one column."""
-    element_kind = "float" if kind == "float_array" else "string"
-    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
-    texts = np.empty(len(arrays), dtype=object)
-    for length in np.unique(lengths).tolist():
-        rows = np.flatnonzero(lengths == length)
-        if length == 0:
-            texts[rows] = "[]"
-            continue
-        try:
-            matrix = np.array(list(arrays[rows]), dtype="float64" if element_kind == "float" else object)
-        except (TypeError, ValueError):
-            matrix = np.array(list(arrays[rows]), dtype=object)
-        matrix = matrix.reshape(len(rows), length)
-        pieces = [_hash_codes(pd.Series(matrix[:, j]), element_kind) for j in range(length)]
-        pieces[0] = (pieces[0][0], "[" + pieces[0][1])
-        pieces[-1] = (pieces[-1][0], pieces[-1][1] + "]")
-        texts[rows] = _join_rows(pieces, len(rows), ",")
-    return texts
-
-
-def _hash_codes(values, kind):
-    """The texts of one column (a Series) for the row hash as (codes, texts): texts[codes] is each
-    value's text, NULL (None, NaN, NaT, pd.NA) is NULL_TOKEN; each distinct value is rendered once."""
-    if kind not in HASH_KINDS:
-        raise ValueError(f"unknown hash kind {kind!r}")
-    if kind == "bool" and values.dtype == bool:
-        return values.to_numpy().astype(np.intp), _BOOL_TEXTS
-    strings = kind == "string" and _all_strings(values)
-    if kind in ("int", "float", "timestamp") or (strings and _few_distinct(values)):
-        codes, distinct = pd.factorize(values)  # equal values render equally; NULLs get code -1
-        return _coded(codes, _render(pd.Series(distinct), kind))
-    if strings:  # many distinct str: the values are their own texts
-        return np.arange(len(values)), values.to_numpy(dtype=object, na_value=NULL_TOKEN)
-    missing = values.isna().to_numpy(dtype=bool)
-    if kind == "bool":
-        flags = values.to_numpy(dtype=object, na_value=False).astype(bool)
-        return np.where(missing, 2, flags.astype(np.intp)), _BOOL_TEXTS
-    if kind == "date":
-        days = pd.to_datetime(values)
-        if getattr(days.dt, "tz", None) is not None:
-            days = days.dt.tz_localize(None)  # the local calendar date, as Timestamp.strftime
-        codes, distinct = pd.factorize(days.to_numpy().astype("datetime64[D]"))
-        return _coded(codes, np.asarray(distinct).astype(str))
-    objects = values.to_numpy(dtype=object)
-    if kind == "string":  # not all str: str() of each value
-        return _coded(np.where(missing, -1, np.arange(len(objects))), list(map(str, objects)))
-    # arrays: each distinct array object is rendered once (codes by object identity)
-    present = objects[~missing]
-    present_codes, _ = pd.factorize(np.fromiter(map(id, present), dtype=np.uint64, count=len(present)))
-    first = np.zeros(present_codes.max(initial=-1) + 1, dtype=np.intp)
-    first[present_codes] = np.arange(len(present))  # a row holding each distinct array
-    codes = np.full(len(objects), -1, dtype=np.intp)
-    codes[~missing] = present_codes
-    return _coded(codes, _array_texts(present[first], kind))
-
-
-def _join_rows(pieces, rows, sep=""):
-    """Per row, the texts of the coded pieces [(codes, texts), ...] joined with `sep` (object array).
-    Adjacent pieces are first merged on their value combinations (a full table up to 4096 entries,
-    else the combinations that occur, while at most a quarter of the rows), so every row joins only
-    a handful of texts (str.join, no Python code per row)."""
-    groups = []
-    codes, texts = pieces[0]
-    for next_codes, next_texts in pieces[1:]:
-        pair = codes * len(next_texts) + next_codes
-        if len(texts) * len(next_texts) <= 4096:
-            codes, texts = pair, ((texts + sep)[:, None] + next_texts[None, :]).ravel()
-            continue
-        pair_codes, pairs = pd.factorize(pair)
-        if len(pairs) <= rows // 4:
-            codes, texts = pair_codes, texts[pairs // len(next_texts)] + sep + next_texts[pairs % len(next_texts)]
-        else:
-            groups.append(texts[codes])
-            codes, texts = next_codes, next_texts
-    groups.append(texts[codes])
-    return _as_objects(list(map(sep.join, zip(*groups))))
-
-
-def hash_text(value, kind):
-    """Text of one value for the row hash (the column rendering applied to a one-value column)."""
-    codes, texts = _hash_codes(pd.Series([value], dtype=object), kind)
-    return texts[codes[0]]
-
-
-def row_hash(frame, columns):
-    """md5 hex of each row's values; `columns` maps column name -> kind, in hashing order. Columns
-    are rendered vectorised (_hash_codes), rows assembled by _join_rows, each text hashed."""
-    hashes = []
-    for start in range(0, len(frame), HASH_CHUNK_ROWS):
-        chunk = frame.iloc[start:start + HASH_CHUNK_ROWS]
-        pieces = [_hash_codes(chunk[name], kind) for name, kind in columns.items()]
-        hashes += [hashlib.md5(text.encode("utf-8")).hexdigest() for text in _join_rows(pieces, len(chunk), "|")]
-    return pd.Series(hashes, index=frame.index, dtype=object)
+def decimal_value(values):
+    """The decimal value a float formula stands for (binary noise removed): compare and round this."""
+    return np.round(np.asarray(values, dtype="float64"), DECIMAL_PLACES)
 
 
 def round_half_away(values, scale):
-    """Round a float Series half away from zero to `scale` decimals (NaN stays NaN)."""
+    """Round a float Series half away from zero to `scale` decimals at its decimal value, as the SQL
+    models round exact DECIMALs: 1.015 -> 1.02 and -1.015 -> -1.02 although the float 1.015 is a
+    little below the tie (NaN stays NaN)."""
     factor = 10.0 ** scale
-    scaled = values.astype("float64") * factor
+    scaled = np.round(values.astype("float64") * factor, DECIMAL_PLACES - scale)
     return np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / factor
 
 
@@ -582,7 +415,7 @@ def recent_trend(games_played, points):
     pts = np.nan_to_num(np.asarray(points, dtype="float64").reshape(len(games), 5), nan=0.0)
     newest = (pts[:, 0] + pts[:, 1] + pts[:, 2]) / 3
     older = (pts[:, 3] + pts[:, 4]) / 2
-    return np.where(games >= 5, _bucket(newest - older, 5.0, 2.0), 0.0)
+    return np.where(games >= 5, _bucket(decimal_value(newest - older), 5.0, 2.0), 0.0)
 
 
 def minutes_change(cache_minutes_last_10, phase3_minutes_last_10, games_played, season_minutes):
@@ -594,7 +427,7 @@ def minutes_change(cache_minutes_last_10, phase3_minutes_last_10, games_played, 
     season = np.nan_to_num(_as_float(season_minutes), nan=0.0)
     usable = (recent != 0) & (season != 0)
     pct = np.where(usable, recent - season, 0.0) / np.where(usable, season, 1.0)
-    return np.where(usable, _bucket(pct, 0.20, 0.10), 0.0)
+    return np.where(usable, _bucket(decimal_value(pct), 0.20, 0.10), 0.0)
 
 
 def pct_free_throw(games_played, points_sum, ft_makes_sum):
@@ -773,6 +606,7 @@ def _context_columns(inputs):
     columns["season_boundary_detected"] = _nullable_bool(inputs, "season_boundary_detected")
     columns["backfill_bootstrap_mode"] = _nullable_bool(inputs, "backfill_bootstrap_mode")
     columns["input_fingerprint"] = _text(inputs, "input_fingerprint")
+    columns["code_version"] = _text(inputs, "code_version")
     return pd.DataFrame(columns, index=inputs.index)
 
 
@@ -867,7 +701,6 @@ def build_rows(inputs, min_quality=TRAINING_READY_MIN_QUALITY):
     parts = [part for part in (computed, placeholder_rows(inputs[early])) if len(part)]
     rows = pd.concat(parts) if parts else computed
     rows = rows.sort_values(KEY, kind="stable").reset_index(drop=True)
-    rows["data_hash"] = row_hash(rows, HASH_COLUMNS) if len(rows) else pd.Series([], dtype=object)
     now = pd.Timestamp.now(tz="UTC")
     rows["created_at"] = pd.Series(now, index=rows.index, dtype="datetime64[us, UTC]")
     rows["updated_at"] = pd.Series(now, index=rows.index, dtype="datetime64[us, UTC]")

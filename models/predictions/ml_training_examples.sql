@@ -1,26 +1,3 @@
-{#-
-  Every output column once: name -> row-hash kind, or 'stored' for a column copied from the
-  feature-store row, which `feature_data_hash` (that row's own data_hash) already covers. The final
-  select and data_hash are both rendered from this one mapping, so data_hash covers every column but
-  the bookkeeping ones (data_hash, created_at, processed_at) by construction: a column added here is
-  hashed without a second list to update. Hashing the 25-element vectors again would triple the
-  model's time for no extra information. More feature-store columns (e.g. the provenance columns
-  feature_sources, default_feature_count, is_training_ready) join as 'stored' here and in
-  `stored_features`; the export picks up every column by itself.
--#}
-{%- set output_columns = {
-    'player_lookup': 'string', 'universal_player_id': 'string', 'game_date': 'date', 'game_id': 'string',
-    'season_year': 'int',
-    'features': 'stored', 'feature_names': 'stored', 'feature_count': 'stored', 'feature_version': 'stored',
-    'feature_quality_score': 'stored', 'quality_tier': 'stored', 'data_source': 'stored',
-    'early_season_flag': 'stored', 'is_production_ready': 'stored', 'feature_data_hash': 'string',
-    'played': 'bool', 'actual_points': 'int', 'actual_minutes': 'float',
-    'has_prop_line': 'bool', 'current_points_line': 'float', 'over_line': 'bool', 'push': 'bool',
-} -%}
-{%- set hashed_columns = {} -%}
-{%- for name, kind in output_columns.items() if kind != 'stored' -%}
-    {%- do hashed_columns.update({name: kind}) -%}
-{%- endfor -%}
 {{
   config(
     unique_key=['player_lookup', 'game_date'],
@@ -117,9 +94,27 @@ outcomes as (
 )
 
 select
-    {%- for name in output_columns %}
-        {{ name }},
-    {%- endfor %}
-    {{ row_hash(hashed_columns) }} as data_hash,
+    player_lookup,
+    universal_player_id,
+    game_date,
+    game_id,
+    season_year,
+    features,
+    feature_names,
+    feature_count,
+    feature_version,
+    feature_quality_score,
+    quality_tier,
+    data_source,
+    early_season_flag,
+    is_production_ready,
+    feature_data_hash,
+    played,
+    actual_points,
+    actual_minutes,
+    has_prop_line,
+    current_points_line,
+    over_line,
+    push,
     {{ write_timestamps() }}
 from outcomes

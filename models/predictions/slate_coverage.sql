@@ -78,11 +78,5 @@ final as (
 
 select
     *,
-    {{ row_hash({
-        'game_date': 'date', 'early_season_flag': 'bool', 'slate_players': 'int', 'rows_written': 'int',
-        'placeholder_rows': 'int', 'gold_rows': 'int', 'silver_rows': 'int', 'bronze_rows': 'int', 'poor_rows': 'int',
-        'unusable_rows': 'int', 'training_ready_rows': 'int', 'phase3_fallback_rows': 'int', 'default_rows': 'int',
-        'phase3_or_default_rows': 'int', 'gold_silver_share': 'float'
-    }) }} as data_hash,
     {{ write_timestamps() }}
 from final

@@ -1,7 +1,7 @@
-"""The per-value reference of the row hash (the pre-vectorisation definition), for tests.
+"""An independent per-value implementation of the portable row hash, for tests.
 
-The Python models hash with a vectorised twin of macros/hashing/row_hash.sql; tests compare it with
-this straightforward implementation, value by value.
+macros/hashing/row_hash.sql derives `data_hash` and `input_fingerprint` in SQL; tests recompute them
+from the stored values with this straightforward Python, value by value, and compare.
 """
 from __future__ import annotations
 

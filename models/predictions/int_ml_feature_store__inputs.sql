@@ -1,9 +1,10 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', schema='nba_staging', hash_merge=false, row_hash_column='input_fingerprint') }}
 -- One prepared row per upcoming-context player and run date for the Python model
 -- ml_feature_store_v2: every tier candidate of every feature (daily cache, composite factors, shot
 -- zones, the opponent's defence, the Phase 3 fallbacks of spec §5 decision 10 / §8 clarification 7),
 -- the history the calculated features need, the team's season record, completeness, readiness
--- and an input fingerprint.
+-- and the model's code_version. It reads the precompute tables, so it sits beside the model it
+-- feeds. Its input_fingerprint (post-hook attach_row_hash) is the hash of the whole row.
 with slate as (
     select * from {{ ref('int_upcoming_player_slate') }}
 ),
@@ -31,10 +32,8 @@ history as (
         recent.points_3,
         recent.points_4,
         recent.points_5,
-        recent.source_hash as history_hash,
         season.points_avg_season,
-        season.minutes_avg_season,
-        season.source_hash as season_hash
+        season.minutes_avg_season
     from slate
     left join {{ ref('int_player_games_played__any_season_rolling') }} as recent
         on
@@ -57,10 +56,8 @@ team_history as (
         own_team.off_rating_last_10 as team_off_rating_last_10,
         case when own_team.season_year = slate.season_year then own_team.season_games else 0 end as team_season_games,
         case when own_team.season_year = slate.season_year then own_team.season_wins else 0 end as team_season_wins,
-        own_team.source_hash as team_offense_hash,
         opponent.defensive_rating_15 as opponent_def_rating,
-        opponent.opponent_pace_15 as opponent_pace,
-        opponent.source_hash as opponent_defense_hash
+        opponent.opponent_pace_15 as opponent_pace
     from slate
     left join {{ ref('int_team_offense__rolling') }} as own_team
         on
@@ -147,17 +144,8 @@ joined as (
             {{ alias }}.processed_at as {{ prefix }}_last_updated,
             case when {{ alias }}.{{ key }} is not null then 1 else 0 end as {{ prefix }}_rows_found,
             cast(case when {{ alias }}.{{ key }} is not null then 100.0 else 0.0 end as {{ type_float64() }}) as {{ prefix }}_completeness_pct,
-            {{ fingerprint_one(alias ~ '.data_hash') }} as {{ prefix }}_hash,
+            {{ fingerprint_one(alias ~ '.data_hash') }} as {{ prefix }}_hash{{ ',' if not loop.last }}
         {%- endfor %}
-        {{ combine_hashes([
-            'slate.data_hash', 'daily_cache.data_hash', 'composite.data_hash', 'shot_zone.data_hash', 'defense.data_hash',
-            'history.history_hash', 'history.season_hash', 'team_history.team_offense_hash', 'team_history.opponent_defense_hash',
-            "cast(slate.early_season_flag as " ~ dbt.type_string() ~ ")",
-            "cast(slate.season_boundary_detected as " ~ dbt.type_string() ~ ")",
-            "cast(slate.backfill_bootstrap_mode as " ~ dbt.type_string() ~ ")",
-            "cast(own_completeness.expected_games as " ~ dbt.type_string() ~ ")",
-            "cast(own_completeness.actual_games as " ~ dbt.type_string() ~ ")"
-        ]) }} as input_fingerprint
     from slate
     inner join own_completeness
         on slate.player_lookup = own_completeness.player_lookup and slate.game_date = own_completeness.game_date
@@ -175,4 +163,7 @@ joined as (
         on slate.opponent_team_abbr = defense.team_abbr and slate.game_date = defense.analysis_date
 )
 
-select * from joined
+select
+    *,
+    '{{ consumer_code_version() }}' as code_version
+from joined

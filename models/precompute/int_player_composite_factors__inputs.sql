@@ -1,7 +1,9 @@
-{{ config(materialized='table') }}
+{{ config(materialized='table', schema='nba_staging', hash_merge=false, row_hash_column='input_fingerprint') }}
 -- One prepared row per upcoming-context player and run date for the Python model
 -- player_composite_factors: his context, his shot-zone row, his opponent's defence row, the
--- readiness of each upstream row, his own completeness (last 10 team games) and an input fingerprint.
+-- readiness of each upstream row, his own completeness (last 10 team games) and the model's
+-- code_version. It reads the precompute tables, so it sits beside the model it feeds. Its
+-- input_fingerprint (post-hook attach_row_hash) is the hash of the whole row.
 with slate as (
     select * from {{ ref('int_upcoming_player_slate') }}
 ),
@@ -94,13 +96,5 @@ joined as (
 
 select
     *,
-    {{ combine_hashes([
-        'source_player_context_hash', 'source_team_context_hash', 'source_player_shot_hash', 'source_team_defense_hash',
-        "cast(upstream_team_context_ready as " ~ dbt.type_string() ~ ")",
-        "cast(early_season_flag as " ~ dbt.type_string() ~ ")",
-        "cast(season_boundary_detected as " ~ dbt.type_string() ~ ")",
-        "cast(backfill_bootstrap_mode as " ~ dbt.type_string() ~ ")",
-        "cast(expected_games_count as " ~ dbt.type_string() ~ ")",
-        "cast(actual_games_count as " ~ dbt.type_string() ~ ")"
-    ]) }} as input_fingerprint
+    '{{ consumer_code_version() }}' as code_version
 from joined
