@@ -230,7 +230,7 @@ def merge_inline(node: dict, compiled_sql: str) -> str:
             names.append(name)
     passthrough = {
         key: config.get(key)
-        for key in ("window_column", "written_at_column", "written_at_on_insert", "partition_by", "cluster_by", "unique_key")
+        for key in ("hash_merge", "window_column", "written_at_column", "written_at_on_insert", "partition_by", "cluster_by", "unique_key")
         if config.get(key) is not None
     }
     config_args = ", ".join(f"{key}={json.dumps(value)}" for key, value in passthrough.items())
@@ -315,7 +315,10 @@ def resolution_problems(manifest: dict) -> tuple[list[str], list[str]]:
             continue
         folder = node["fqn"][1] if len(node["fqn"]) > 2 else None
         if folder in OUTPUT_DATASETS:
-            expected = quoted(BQ_PROJECT, OUTPUT_DATASETS[folder], node["alias"])
+            # Output tables (incremental) land in the folder's dataset; the prepared inputs of a
+            # Python model sit in its folder but are staging tables (nba_staging).
+            dataset = OUTPUT_DATASETS[folder] if node["config"]["materialized"] == "incremental" else "nba_staging"
+            expected = quoted(BQ_PROJECT, dataset, node["alias"])
             if node["relation_name"] != expected:
                 problems.append(f"model {node['name']} resolves to {node['relation_name']}, expected {expected}")
             report.append(f"{node['language']:<6} model {node['name']:<30} -> {node['relation_name']}")
