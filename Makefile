@@ -109,7 +109,8 @@ browser-check: setup profiles.yml  ## Headless Chromium opens the report and the
 	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) docs generate --static --quiet
 	$(BIN)/python scripts/browser_check.py \
 	    --page target/feature_health.html --plots 4 --text "Feature health of ml_feature_store_v2" \
-	    --page 'target/static_index.html#!/exposure/exposure.nba_precompute.prediction_service' --plots 0 --text prediction_service
+	    --page 'target/static_index.html#!/exposure/exposure.nba_precompute.prediction_service' --plots 0 --text prediction_service \
+	    --page 'target/static_index.html#!/overview' --plots 0 --text 'The flow, from sources to predictions'
 
 clean:  ## Remove build outputs and the local database (keeps .venv).
 	rm -rf target logs data
