@@ -19,7 +19,7 @@ SEED ?= 42
 DEMO_DATE ?= 2021-12-01
 export DBT_DUCKDB_PATH := $(DB)
 
-.PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery docs docs-serve daily backfill training-set evaluate bench report browser-check clean java spark-run inline-helpers
+.PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery test-differential docs docs-serve daily backfill training-set evaluate bench report browser-check clean java spark-run inline-helpers
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -66,6 +66,9 @@ bigquery-check: setup  ## Offline: every SQL model renders for the BigQuery prod
 test-bigquery: setup  ## Local BigQuery API emulator: seed + build of every SQL model with its tests, duplicate-merge regression.
 	$(BIN)/python scripts/bigquery_emulator.py
 
+test-differential: setup  ## Slow differential sweep: every correction scenario for each of SEEDS seeds (50): re-run == full refresh.
+	DIFFERENTIAL_ALL=1 DIFFERENTIAL_SEEDS=$(or $(SEEDS),50) $(BIN)/python -m pytest tests/python/test_differential.py -k incremental_rerun -q
+
 docs: setup profiles.yml  ## Generate the dbt docs site offline (target/static_index.html); `make docs-serve` to browse.
 	@mkdir -p $(dir $(DB))
 	$(DBT) docs generate --static
@@ -106,7 +109,8 @@ browser-check: setup profiles.yml  ## Headless Chromium opens the report and the
 	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) docs generate --static --quiet
 	$(BIN)/python scripts/browser_check.py \
 	    --page target/feature_health.html --plots 4 --text "Feature health of ml_feature_store_v2" \
-	    --page 'target/static_index.html#!/exposure/exposure.nba_precompute.prediction_service' --plots 0 --text prediction_service
+	    --page 'target/static_index.html#!/exposure/exposure.nba_precompute.prediction_service' --plots 0 --text prediction_service \
+	    --page 'target/static_index.html#!/overview' --plots 0 --text 'The flow, from sources to predictions'
 
 # Spark (the local stand-in for Dataproc) needs Java 17: Debian's headless JRE when `java` is missing.
 java:  ## Check for Java (Spark needs it); install Debian's default-jre-headless when missing.

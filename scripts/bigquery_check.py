@@ -231,7 +231,8 @@ def merge_inline(node: dict, compiled_sql: str) -> str:
             names.append(name)
     passthrough = {
         key: config.get(key)
-        for key in ("hash_merge", "window_column", "written_at_column", "written_at_on_insert", "partition_by", "cluster_by", "unique_key")
+        for key in ("hash_merge", "window_column", "written_at_column", "written_at_on_insert", "partition_by", "cluster_by",
+                    "unique_key")
         if config.get(key) is not None
     }
     config_args = ", ".join(f"{key}={json.dumps(value)}" for key, value in passthrough.items())
@@ -316,8 +317,9 @@ def resolution_problems(manifest: dict) -> tuple[list[str], list[str]]:
             continue
         folder = node["fqn"][1] if len(node["fqn"]) > 2 else None
         if folder in OUTPUT_DATASETS:
-            # a prepared-input model beside the Python model it feeds stays in the staging dataset
-            dataset = "nba_staging" if node["config"].get("schema") == "nba_staging" else OUTPUT_DATASETS[folder]
+            # Output tables land in their folder's dataset; a Python model's prepared inputs beside it
+            # (materialized as tables, not incremental) keep the staging dataset their config names.
+            dataset = OUTPUT_DATASETS[folder] if node["config"]["materialized"] == "incremental" else node["config"]["schema"]
             expected = quoted(BQ_PROJECT, dataset, node["alias"])
             if node["relation_name"] != expected:
                 problems.append(f"model {node['name']} resolves to {node['relation_name']}, expected {expected}")

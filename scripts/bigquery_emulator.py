@@ -30,6 +30,9 @@ Steps (any failure makes the exit status non-zero; the server is always stopped)
  6. Regression tests (pytest tests/bigquery): a plain MERGE with duplicate source keys fails on the
     emulator with "UPDATE/MERGE must match at most one source row", and the project's models fed
     a duplicate player_game_summary row still build with unique keys.
+ 7. Differential scenario: one box score of 2021-11-19 re-delivered corrected (append load); `dbt run`
+    of 2021-11-20 must write rows and equal a full refresh of that date on every column but the
+    write timestamps.
 
 dbt runs with a private DBT_PROFILES_DIR (a copy of tests/bigquery/profiles.yml.template),
 DBT_TARGET_PATH and DBT_LOG_PATH under --work-dir. The last line reads
@@ -565,6 +568,70 @@ def _normal(value):
 
 
 # --------------------------------------------------------------------------------------------
+# Differential scenario: an upstream correction, re-run vs full refresh
+# --------------------------------------------------------------------------------------------
+
+CORRECTED_GAME_DATE = "2021-11-19"  # the game before INCREMENTAL_DATE whose box score is corrected
+
+
+def append_corrected_row(client, demo_db: Path) -> tuple[str, str]:
+    """Re-deliver one player_game_summary row of CORRECTED_GAME_DATE as an upstream re-run writes it
+    (points + 7, a new data_hash, a newer processed_at) with a CSV append load: (player, game)."""
+    import duckdb
+    from google.cloud import bigquery
+
+    declared = source_types()[("nba_analytics", "player_game_summary")]
+    with duckdb.connect(str(demo_db), read_only=True) as connection:
+        columns = [row[0] for row in connection.execute(
+            "select column_name from information_schema.columns where table_schema = 'nba_analytics'"
+            " and table_name = 'player_game_summary' order by ordinal_position").fetchall()]
+        row = connection.execute(
+            "select * replace (points + 7 as points, md5(data_hash || 'corrected') as data_hash,"
+            " processed_at + interval 1 day as processed_at) from nba_analytics.player_game_summary"
+            f" where game_date = date '{CORRECTED_GAME_DATE}' and is_active and minutes_played > 0"
+            " order by player_lookup limit 1").fetchone()
+    schema = [bigquery.SchemaField(name, declared[name]) for name in columns]
+    text = ",".join(columns) + "\n" + ",".join(csv_value(v, f.field_type) for v, f in zip(row, schema)) + "\n"
+    client.load_table_from_file(
+        io.BytesIO(text.encode()), f"{BQ_PROJECT}.nba_analytics.player_game_summary",
+        job_config=bigquery.LoadJobConfig(source_format="CSV", skip_leading_rows=1, schema=schema,
+                                          write_disposition="WRITE_APPEND")).result(timeout=300)
+    return row[columns.index("player_lookup")], row[columns.index("game_id")]
+
+
+def window_state(client) -> dict:
+    """{table: {key: row}} of INCREMENTAL_DATE's rows of the SQL output tables, bookkeeping columns left out."""
+    state = {}
+    for table, keys in OUTPUT_KEYS.items():
+        rows = client.query(f"select * except (created_at, processed_at) from `{BQ_PROJECT}`.`nba_precompute`.`{table}`"
+                            f" where {keys[1]} = date '{INCREMENTAL_DATE}'").result()
+        state[table] = {tuple(str(dict(r)[k]) for k in keys): {c: _normal(v) for c, v in dict(r).items()} for r in rows}
+    return state
+
+
+def correction_scenario(report: Report, client, work_dir: Path, demo_db: Path, env_for, profile: list[str]) -> None:
+    """After a corrected box score, `dbt run --vars {date}` equals a full refresh of that date."""
+    player, game = append_corrected_row(client, demo_db)
+    window = f"{{date: {INCREMENTAL_DATE}, completeness_severity: warn, allow_full_refresh_of_window: true}}"
+    _, output = dbt_step(report, work_dir, env_for, "run-after-correction",
+                         ["run", *profile, "--selector", SELECTOR, "--vars", window])
+    written = rows_written(output or "")
+    incremental = window_state(client)
+    dbt_step(report, work_dir, env_for, "run-full-refresh-of-date",
+             ["run", *profile, "--selector", SELECTOR, "--full-refresh", "--vars", window])
+    rebuilt = window_state(client)
+    problems = []
+    for table in OUTPUT_KEYS:
+        left, right = incremental[table], rebuilt[table]
+        problems += [f"{table} {k}: only after one of the runs" for k in sorted(left.keys() ^ right.keys())[:3]]
+        problems += [f"{table} {k}: " + ", ".join(c for c in right[k] if left[k].get(c) != right[k][c])
+                     for k in sorted(left.keys() & right.keys()) if left[k] != right[k]][:3]
+    report.verdict(not problems and written.get("player_shot_zone_analysis", 0) + written.get("player_daily_cache", 0) > 0,
+                   f"a corrected box score ({player}, {game}): the re-run of {INCREMENTAL_DATE} wrote {written} and equals"
+                   f" a full refresh of the date ({sum(len(v) for v in rebuilt.values())} rows compared)", problems)
+
+
+# --------------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------------
 
@@ -679,6 +746,9 @@ def main() -> int:
         lines = (result.stdout + result.stderr).strip().splitlines()
         report.verdict(result.returncode == 0, f"pytest tests/bigquery: {lines[-1] if lines else 'no output'}",
                        [] if result.returncode == 0 else lines[-25:])
+
+        report.step("Differential scenario: a corrected box score, incremental re-run vs full refresh of the date")
+        correction_scenario(report, client, work_dir, demo_db, env_for, emulator_profile)
     except (Failure, subprocess.CalledProcessError, KeyboardInterrupt) as error:
         detail = getattr(error, "stderr", None) or ""
         report.verdict(False, f"aborted: {error}", str(detail).strip().splitlines()[-15:])

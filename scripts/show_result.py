@@ -2,17 +2,33 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+from pathlib import Path
 
 import duckdb
 
-TABLES = [
-    ("dev_nba_precompute", "player_shot_zone_analysis", "analysis_date"),
-    ("dev_nba_precompute", "team_defense_zone_analysis", "analysis_date"),
-    ("dev_nba_precompute", "player_daily_cache", "cache_date"),
-    ("dev_nba_precompute", "player_composite_factors", "game_date"),
-    ("dev_nba_predictions", "ml_feature_store_v2", "game_date"),
-]
+STORE = "model.nba_precompute.ml_feature_store_v2"
+
+
+def output_tables(manifest: dict) -> list[tuple[str, str, str]]:
+    """(schema, table, date column) of the feature store and every output table it is built from,
+    upstream first: the incremental models with a window_column among it and its ancestors, read
+    from the manifest of the build (no second list of tables)."""
+    nodes = manifest["nodes"]
+    order: list[str] = []
+
+    def visit(unique_id: str) -> None:
+        if unique_id in order or unique_id not in nodes:
+            return
+        for parent in nodes[unique_id]["depends_on"]["nodes"]:
+            visit(parent)
+        order.append(unique_id)
+
+    visit(STORE)
+    return [(nodes[n]["schema"], nodes[n].get("alias") or nodes[n]["name"], nodes[n]["config"]["window_column"])
+            for n in order if nodes[n]["config"].get("window_column") and nodes[n]["config"].get("materialized") == "incremental"]
 
 
 def main() -> int:
@@ -20,9 +36,12 @@ def main() -> int:
     parser.add_argument("--db", required=True)
     parser.add_argument("--date", required=True)
     args = parser.parse_args()
+    manifest = json.loads((Path(os.environ.get("DBT_TARGET_PATH", "target")) / "manifest.json").read_text())
+    tables = output_tables(manifest)
+    store_schema, store_table, _ = tables[-1]
     con = duckdb.connect(args.db, read_only=True)
     print(f"\nBuilt for {args.date} in {args.db}:")
-    for schema, table, column in TABLES:
+    for schema, table, column in tables:
         count = con.sql(
             f"select count(*) from {schema}.{table} where {column} = cast(? as date)", params=[args.date]
         ).fetchall()[0][0]
@@ -30,14 +49,14 @@ def main() -> int:
     tiers = con.sql(
         "select coalesce(quality_tier, 'placeholder') as tier, count(*) as players, "
         "round(avg(feature_quality_score), 1) as avg_quality "
-        "from dev_nba_predictions.ml_feature_store_v2 where game_date = cast(? as date) group by 1 order by 1",
+        f"from {store_schema}.{store_table} where game_date = cast(? as date) group by 1 order by 1",
         params=[args.date],
     )
     print("\nFeature quality on that date:")
     print(tiers)
     query = (
         "select player_lookup, feature_quality_score, quality_tier, features "
-        f"from dev_nba_predictions.ml_feature_store_v2 where game_date = '{args.date}' limit 5"
+        f"from {store_schema}.{store_table} where game_date = '{args.date}' limit 5"
     )
     print("Look at it (any DuckDB client works on the file; with the project's venv):")
     print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{args.db}', read_only=True).sql(\\\"{query}\\\"))\"")

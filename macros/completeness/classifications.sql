@@ -1,4 +1,4 @@
-{#- Legacy classifications shared by the shot-zone tables (legacy zones doc §2.5). -#}
+{#- Legacy classifications shared by the shot-zone tables (kept from legacy: docs/decisions.md#legacy-formulas). -#}
 
 {% macro primary_scoring_zone(paint_rate, mid_range_rate, three_pt_rate) -%}
   {#- From the rounded 10-game rates, NULL treated as 0; paint is checked first. -#}

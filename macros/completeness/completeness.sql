@@ -1,5 +1,5 @@
 {#-
-  Completeness (spec §5 decision 4): expected = the entity's team's final games in the window
+  Completeness (docs/decisions.md#completeness): expected = the entity's team's final games in the window
   before D in the season; actual = how many of those games the entity has an upstream row for.
   percent = 100·actual/expected capped at 100, NULL when expected is 0; ready = percent >= 90.
 -#}

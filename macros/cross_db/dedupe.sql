@@ -1,7 +1,7 @@
 {% macro latest_row_per_key(key_columns) -%}
   {#-
     Keeps one row per natural key: the latest processed_at wins, then created_at, then data_hash
-    (all descending), so every run picks the same row (spec §8 clarification 5).
+    (all descending), so every run picks the same row (docs/decisions.md#tie-breaks).
   -#}
   qualify row_number() over (
     partition by {{ key_columns | join(', ') }}

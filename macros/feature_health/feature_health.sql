@@ -1,4 +1,5 @@
-{#- Feature health (models/monitoring): the engine-specific pieces, everything else is plain SQL. -#}
+{#- Feature health (models/predictions/feature_health.sql): the engine-specific pieces, everything else is plain SQL.
+    One implementation per adapter; default__x raises (macro unsupported_adapter in macros/cross_db/shims.sql). -#}
 
 {% macro unnest_feature_store(relation) -%}
   {#-
@@ -10,7 +11,7 @@
   {{ return(adapter.dispatch('unnest_feature_store')(relation)) }}
 {%- endmacro %}
 
-{% macro default__unnest_feature_store(relation) -%}
+{% macro duckdb__unnest_feature_store(relation) -%}
     select
         game_date,
         player_lookup,
@@ -22,6 +23,7 @@
     from {{ relation }}
 {%- endmacro %}
 
+{% macro default__unnest_feature_store(relation) -%} {{ unsupported_adapter('unnest_feature_store') }} {%- endmacro %}
 {% macro bigquery__unnest_feature_store(relation) -%}
     select
         store.game_date,
@@ -42,7 +44,8 @@
   {#- TRUE when a float is NaN (NULL stays NULL). -#}
   {{ return(adapter.dispatch('is_nan')(expression)) }}
 {%- endmacro %}
-{% macro default__is_nan(expression) -%} isnan({{ expression }}) {%- endmacro %}
+{% macro duckdb__is_nan(expression) -%} isnan({{ expression }}) {%- endmacro %}
+{% macro default__is_nan(expression) -%} {{ unsupported_adapter('is_nan') }} {%- endmacro %}
 {% macro bigquery__is_nan(expression) -%} is_nan({{ expression }}) {%- endmacro %}
 
 
@@ -50,9 +53,10 @@
   {#- How many elements of a string array equal `value` (a SQL literal); NULL array -> NULL. -#}
   {{ return(adapter.dispatch('array_count_equal')(array, value)) }}
 {%- endmacro %}
-{% macro default__array_count_equal(array, value) -%}
+{% macro duckdb__array_count_equal(array, value) -%}
     len(list_filter({{ array }}, lambda element: element = {{ value }}))
 {%- endmacro %}
+{% macro default__array_count_equal(array, value) -%} {{ unsupported_adapter('array_count_equal') }} {%- endmacro %}
 {% macro bigquery__array_count_equal(array, value) -%}
     (select countif(element = {{ value }}) from unnest({{ array }}) as element)
 {%- endmacro %}

@@ -17,6 +17,10 @@
 {%- endmacro %}
 
 {% macro default__hex48_to_int(expression) -%}
+  {{ unsupported_adapter('hex48_to_int') }}
+{%- endmacro %}
+
+{% macro duckdb__hex48_to_int(expression) -%}
   cast(('0x' || substr({{ expression }}, 1, 12)) as {{ dbt.type_bigint() }})
 {%- endmacro %}
 

@@ -132,7 +132,7 @@
 {%- endmacro %}
 
 {% macro default__replace_with_row_hash(relation, hash_expression, hash_column) -%}
-  {{ exceptions.raise_compiler_error("replace_with_row_hash has no implementation for adapter " ~ target.type ~ "; add " ~ target.type ~ "__replace_with_row_hash (macros/hashing/row_hash.sql).") }}
+  {{ unsupported_adapter('replace_with_row_hash') }}
 {%- endmacro %}
 
 {% macro duckdb__replace_with_row_hash(relation, hash_expression, hash_column) -%}
@@ -150,7 +150,7 @@
 {%- endmacro %}
 
 {% macro default__array_hash_text(expression, kind) -%}
-  {{ exceptions.raise_compiler_error("array_hash_text has no implementation for adapter " ~ target.type ~ "; add " ~ target.type ~ "__array_hash_text (macros/hashing/row_hash.sql).") }}
+  {{ unsupported_adapter('array_hash_text') }}
 {%- endmacro %}
 
 {% macro duckdb__array_hash_text(expression, kind) -%}

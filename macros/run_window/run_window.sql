@@ -1,5 +1,5 @@
 {#-
-  The run window (spec §4): which dates a build covers.
+  The run window (docs/decisions.md#run-window): which dates a build covers.
 
   --vars '{date: 2021-11-20}'                         one date
   --vars '{start_date: 2021-11-01, end_date: ...}'    every date of the range, one set-based pass

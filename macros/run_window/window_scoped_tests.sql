@@ -3,6 +3,8 @@
   in get_where_subquery; this override adds the run-window predicate on the tested model's
   window_column (when the run has date vars) to the test's own `where`. A daily run then tests the
   rows it wrote, not years of history; a full build without vars still tests every row.
+  Named default__ on purpose: dbt dispatches get_where_subquery in its own namespace, and a root
+  project's default__ implementation replaces dbt's for every adapter (the SQL here is portable).
 -#}
 {% macro default__get_where_subquery(relation) -%}
   {%- set conditions = [] -%}

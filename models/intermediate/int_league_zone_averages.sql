@@ -1,6 +1,5 @@
-{{ config(materialized='table') }}
 -- League FG% allowed by zone for each run date D: the unweighted mean over teams with at least 10
--- defence rows in [D - 30, D) (spec §8 clarification 2), of each team's pooled FG% allowed; with
+-- defence rows in [D - 30, D) (docs/decisions.md#unbounded-windows), of each team's pooled FG% allowed; with
 -- fewer than 10 such teams, the legacy defaults 0.580 / 0.410 / 0.355 and teams_in_sample 0.
 with team_sums as (
     select

@@ -1,5 +1,4 @@
-{{ config(materialized='table') }}
--- Every box-score row with the schedule's season (spec §5 decision 2) and the two "game counts"
+-- Every box-score row with the schedule's season (docs/decisions.md#season) and the two "game counts"
 -- filters the legacy processors used. A box score of a game missing from the schedule stops the build
 -- at staging (gate *__game_matches_schedule), so the join drops nothing. Pruned to the run window's lookback.
 select

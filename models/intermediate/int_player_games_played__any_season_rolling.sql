@@ -1,6 +1,5 @@
-{{ config(materialized='table') }}
 -- Each player's played games in order across seasons, with the feature store's Phase 3 history
--- (spec §8 clarifications 3 and 7): the last <= 10 played games before D, any season, NULL points
+-- (docs/decisions.md#phase3-history and #phase3-fallbacks): the last <= 10 played games before D, any season, NULL points
 -- and minutes counted as 0 as legacy did. The state after game k holds for dates D with
 -- game_date(k) < D <= valid_until (his next played game, any season).
 with played as (

@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- Each player's played games of a season in order (is_active and minutes or points > 0), with the
 -- daily cache's rolling statistics ending at each game: last 5, last 10 and the season (up to the
 -- 82 most recent). The state after game k holds for dates D with game_date(k) < D <= valid_until.

@@ -1,7 +1,6 @@
-{{ config(materialized='table') }}
 -- Each player's qualifying games of a season in order (is_active and minutes or shots > 0), with the
 -- zone sums of the last 10 and last 20 of them ending at each game. The state after game k holds
--- for every date D with game_date(k) < D <= valid_until (strictly before D: spec §5 decision 1).
+-- for every date D with game_date(k) < D <= valid_until (strictly before D: docs/decisions.md#point-in-time).
 with shooting_games as (
     select *
     from {{ ref('int_player_games') }}

@@ -1,7 +1,6 @@
-{{ config(materialized='table') }}
 -- For every player and every final game of each team he had a box-score row for in a season:
 -- whether he has a row for that team game, and how many of the team's last 5 / 10 games he has
--- rows for. The "actual" side of player completeness (spec §5 decision 4).
+-- rows for. The "actual" side of player completeness (docs/decisions.md#completeness).
 with player_team_seasons as (
     select distinct
         player_lookup,

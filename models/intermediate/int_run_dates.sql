@@ -1,4 +1,4 @@
-{{ config(materialized='table', window_column='game_date', post_hook="{{ log_run_dates() }}") }}
+{{ config(window_column='game_date', post_hook="{{ log_run_dates() }}") }}
 -- The completeness gates tested on this model read every staged source; these refs make every
 -- output model downstream of all of them, so a failing gate skips all five tables.
 -- depends_on: {{ ref('stg_nba_analytics__player_game_summary') }}
@@ -6,11 +6,11 @@
 -- depends_on: {{ ref('stg_nba_analytics__team_defense_game_summary') }}
 -- depends_on: {{ ref('stg_nba_analytics__upcoming_player_game_context') }}
 -- depends_on: {{ ref('stg_nba_analytics__upcoming_team_game_context') }}
--- The dates this run processes: every scheduled game date inside the run window (spec §4), with
+-- The dates this run processes: every scheduled game date inside the run window (docs/decisions.md#run-window), with
 -- its season and the early-season flags shared by the five output tables. Without date vars the
 -- window ends at the latest date the upcoming context holds (the next slate).
 -- Each season's start: its first final regular-season game (before opening night, the first
--- scheduled one). Spec §5 decision 2, §8 clarification 1.
+-- scheduled one). docs/decisions.md#season.
 with seasons as (
     select
         season_year,

@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- Each team's defensive games of a season in order, with the sums and means of its last 15 of them
 -- ending at each game, and whether each final team game has a defence row (completeness).
 -- The state after game k holds for dates D with game_date(k) < D <= valid_until.

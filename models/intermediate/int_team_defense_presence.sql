@@ -1,6 +1,5 @@
-{{ config(materialized='table') }}
 -- For every final team game: whether the team has a defence row for it, and how many of the team's
--- last 15 final games have one (the "actual" side of team completeness, spec §5 decision 4).
+-- last 15 final games have one (the "actual" side of team completeness, docs/decisions.md#completeness).
 with presence as (
     select
         team_games.team_abbr,

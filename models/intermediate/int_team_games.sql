@@ -1,6 +1,5 @@
-{{ config(materialized='table') }}
 -- One row per team per final game (home and away), numbered within the team's season. The
--- completeness denominator (spec §5 decision 4) and the calendar of team game windows.
+-- completeness denominator (docs/decisions.md#completeness) and the calendar of team game windows.
 with final_games as (
     select
         game_id,

@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- For each run date D and team: how many final games the team played in D's season strictly
 -- before D (k), and the date of the latest one. Completeness windows count back from game k.
 select

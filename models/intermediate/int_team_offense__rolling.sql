@@ -1,6 +1,5 @@
-{{ config(materialized='table') }}
 -- Each team's offence games in order across seasons, with the means of its last 10 (any season,
--- spec §8 clarification 2) and its season-to-date record, ending at each game. The state after
+-- docs/decisions.md#unbounded-windows) and its season-to-date record, ending at each game. The state after
 -- game k holds for dates D with game_date(k) < D <= valid_until (next game, any season).
 with offense_games as (
     select

@@ -1,4 +1,3 @@
-{{ config(materialized='table') }}
 -- For each run date D and team: the team's final games of D's season in the 14 days before D,
 -- with how many days before D each was played. The calendar of the day-window completeness
 -- checks (L7d, L14d of the daily cache), joined on (team, D) instead of a range per player.

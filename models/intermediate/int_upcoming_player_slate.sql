@@ -1,8 +1,7 @@
-{{ config(materialized='table') }}
 -- One row per player per run date from the upcoming context, with the date's season and flags: the
 -- driver of the daily cache, the composite factors and the feature store. Two rows for one player
--- on one date (two game ids): the latest processed_at wins, then the smallest game_id (spec §8
--- clarification 5).
+-- on one date (two game ids): the latest processed_at wins, then the smallest game_id
+-- (docs/decisions.md#tie-breaks).
 select
     upcoming.*,
     run_dates.season_year,

@@ -5,7 +5,7 @@ One row per (player_lookup, game_date) of the run window, built from
 his context, his shot-zone row for the date, his opponent's team-defence row, completeness,
 readiness and per-entity source tracking, all computed set-based in SQL).
 
-The story of a row, as the legacy PlayerCompositeFactorsProcessor told it (spec legacy §C):
+The story of a row, as the legacy PlayerCompositeFactorsProcessor told it (docs/decisions.md#legacy-formulas):
   1. fatigue score (integer 0-100, higher = more rested), turned into an adjustment of
      (score - 100) / 20;
   2. shot-zone mismatch: the opponent's defence in the player's primary zone, weighted by how much
@@ -16,22 +16,22 @@ The story of a row, as the legacy PlayerCompositeFactorsProcessor told it (spec 
   5. four deferred factors, always 0.0;
   then the total, the data-quality fields, warnings, the context JSON, readiness and hashes.
 
-Where this model deliberately differs from legacy (spec README §5 and §8):
+Where this model deliberately differs from legacy (docs/decisions.md):
   - Early-season dates (days 0-13 of the season) are not failed runs: the row is computed from
     whatever inputs exist, `early_season_flag` is TRUE and `insufficient_data_reason` is
-    'early_season_skip_first_14_days' (decision 3); elsewhere the flag is FALSE.
+    'early_season_skip_first_14_days' (docs/decisions.md#early-season); elsewhere the flag is FALSE.
   - Scores are stored rounded half away from zero to their column scale; the total and the
-    warnings use the unrounded components (decision 11, clarification 6).
-  - Completeness compares like with like and source tracking is per entity (decisions 4 and 5);
+    warnings use the unrounded components (docs/decisions.md#rounding).
+  - Completeness compares like with like and source tracking is per entity (docs/decisions.md#completeness, #source-tracking);
     both are computed upstream in SQL and passed through.
   - The model returns no `data_hash`: the merge derives it from every column the model returns
     (macros/hashing/row_hash.sql) and writes only rows whose hash changed, deleting rows that no
-    longer qualify (decision 7). Rows whose `input_fingerprint` (a hash of the whole prepared input
+    longer qualify (docs/decisions.md#no-stale-rows). Rows whose `input_fingerprint` (a hash of the whole prepared input
     row, which carries this file's `code_version`) is unchanged are not recomputed.
   - Rounding and thresholds work at the decimal value of each formula (1.015 -> 1.02), as the SQL
     models do with exact DECIMALs.
-  - The circuit-breaker bookkeeping columns are dropped (decision 11).
-  - NULL inputs never crash or become NaN: the legacy safe defaults of §C4/§C5 apply.
+  - The circuit-breaker bookkeeping columns are dropped (docs/decisions.md#schema).
+  - NULL inputs never crash or become NaN: the legacy safe defaults apply (docs/decisions.md#legacy-formulas, #no-nan).
 
 The file is self-contained (it must run unchanged on a remote engine) and carries its own copy of
 the helpers of docs/python_model_contract.md.
@@ -58,7 +58,7 @@ DEFERRED_FACTORS = [
     "opponent_strength_score",
 ]
 SOURCE_PREFIXES = ["source_player_context", "source_team_context", "source_player_shot", "source_team_defense"]
-UPSTREAM_FLAGS = {  # readiness flag -> data_quality_issues label, in legacy §C11 order
+UPSTREAM_FLAGS = {  # readiness flag -> data_quality_issues label, in the legacy order
     "upstream_player_shot_ready": "upstream_player_shot_zone_incomplete",
     "upstream_team_defense_ready": "upstream_team_defense_zone_incomplete",
     "upstream_player_context_ready": "upstream_player_context_incomplete",
@@ -291,7 +291,7 @@ def to_engine(frame, session, column_types):
 
 
 # --------------------------------------------------------------------------------------------
-# Safe conversions (legacy §C4), vectorised: NULL / NaN / pd.NA / unparsable -> the default
+# Safe conversions (kept from legacy: docs/decisions.md#legacy-formulas), vectorised: NULL / NaN / pd.NA / unparsable -> the default
 # --------------------------------------------------------------------------------------------
 
 
@@ -339,7 +339,7 @@ def _text_or_null(text):
 
 
 # --------------------------------------------------------------------------------------------
-# Factor 1: fatigue (legacy §C5)
+# Factor 1: fatigue (legacy formula)
 # --------------------------------------------------------------------------------------------
 
 
@@ -375,7 +375,7 @@ def fatigue_adjustment(score):
 
 
 # --------------------------------------------------------------------------------------------
-# Factor 2: shot-zone mismatch (legacy §C5)
+# Factor 2: shot-zone mismatch (legacy formula)
 # --------------------------------------------------------------------------------------------
 
 
@@ -402,7 +402,7 @@ def shot_zone_mismatch_score(frame):
 
 
 # --------------------------------------------------------------------------------------------
-# Factors 3 and 4: pace and usage spike (legacy §C5)
+# Factors 3 and 4: pace and usage spike (legacy formulas)
 # --------------------------------------------------------------------------------------------
 
 
@@ -422,7 +422,7 @@ def usage_spike_score(frame):
 
 
 # --------------------------------------------------------------------------------------------
-# Total, data quality and warnings (legacy §C6, §C7)
+# Total, data quality and warnings (legacy formulas)
 # --------------------------------------------------------------------------------------------
 
 
@@ -459,7 +459,7 @@ def warning_fields(fatigue, shot_zone, total):
 
 
 # --------------------------------------------------------------------------------------------
-# Context JSON (legacy §C8: its defaults differ from the scoring defaults on purpose)
+# Context JSON (as legacy: its defaults differ from the scoring defaults on purpose)
 # --------------------------------------------------------------------------------------------
 
 
@@ -610,7 +610,7 @@ def usage_context_json(frame, score):
 
 
 # --------------------------------------------------------------------------------------------
-# Readiness, completeness and flags (legacy §C11, spec decisions 3 and 4)
+# Readiness, completeness and flags (docs/decisions.md#early-season, #completeness)
 # --------------------------------------------------------------------------------------------
 
 
@@ -738,7 +738,7 @@ def model(dbt, session):
         window_column="game_date",
         written_at_column="processed_at",
         on_schema_change="append_new_columns",
-        partitioned_by="game_date",
+        partitioned_by="game_date",  # dbt-duckdb reads this before partition_by (it rejects the BigQuery dict)
         partition_by={"field": "game_date", "data_type": "date", "granularity": "day"},
         cluster_by=["player_lookup", "universal_player_id", "game_date"],
         packages=["pandas", "numpy"],

@@ -7,8 +7,11 @@
     cluster_by=['player_lookup', 'universal_player_id'],
   )
 }}
+-- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
+-- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 -- Rolling player statistics cached per date for every upcoming-context player with at least 5
--- played games in the season before D (legacy PDC, spec §5 decisions 1-7, §8 clarifications 2-4).
+-- played games in the season before D (legacy PDC; docs/decisions.md#point-in-time, #unbounded-windows,
+-- #who-gets-a-row).
 with slate as (
     select
         *,

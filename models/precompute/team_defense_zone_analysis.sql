@@ -7,8 +7,10 @@
     cluster_by=['team_abbr', 'analysis_date'],
   )
 }}
+-- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
+-- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 -- Zone defence of every team with at least 15 games in the season before D, against the league
--- (legacy TDZA, spec §5 decisions 1-7 and §8 clarifications 2 and 4).
+-- (legacy TDZA; docs/decisions.md#point-in-time, #unbounded-windows and #who-gets-a-row).
 with team_state as (
     select
         rolling.*,

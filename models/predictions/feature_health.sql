@@ -7,6 +7,8 @@
     cluster_by=['feature_name', 'game_date'],
   )
 }}
+-- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
+-- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 {%- set reference_game_days = var('feature_health_reference_game_days') -%}
 {%- set lookback_days = var('feature_health_lookback_days') -%}
 {%- set constant_allowed = var('feature_health_constant_allowed') -%}

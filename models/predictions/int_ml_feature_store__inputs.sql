@@ -1,7 +1,7 @@
 {{ config(materialized='table', schema='nba_staging', hash_merge=false, row_hash_column='input_fingerprint') }}
 -- One prepared row per upcoming-context player and run date for the Python model
 -- ml_feature_store_v2: every tier candidate of every feature (daily cache, composite factors, shot
--- zones, the opponent's defence, the Phase 3 fallbacks of spec §5 decision 10 / §8 clarification 7),
+-- zones, the opponent's defence, the Phase 3 fallbacks of docs/decisions.md#phase3-fallbacks),
 -- the history the calculated features need, the team's season record, completeness, readiness
 -- and the model's code_version. It reads the precompute tables, so it sits beside the model it
 -- feeds. Its input_fingerprint (post-hook attach_row_hash) is the hash of the whole row.
@@ -144,8 +144,9 @@ joined as (
             {{ alias }}.processed_at as {{ prefix }}_last_updated,
             case when {{ alias }}.{{ key }} is not null then 1 else 0 end as {{ prefix }}_rows_found,
             cast(case when {{ alias }}.{{ key }} is not null then 100.0 else 0.0 end as {{ type_float64() }}) as {{ prefix }}_completeness_pct,
-            {{ fingerprint_one(alias ~ '.data_hash') }} as {{ prefix }}_hash{{ ',' if not loop.last }}
+            {{ fingerprint_one(alias ~ '.data_hash') }} as {{ prefix }}_hash,
         {%- endfor %}
+        '{{ consumer_code_version() }}' as code_version
     from slate
     inner join own_completeness
         on slate.player_lookup = own_completeness.player_lookup and slate.game_date = own_completeness.game_date
@@ -163,7 +164,4 @@ joined as (
         on slate.opponent_team_abbr = defense.team_abbr and slate.game_date = defense.analysis_date
 )
 
-select
-    *,
-    '{{ consumer_code_version() }}' as code_version
-from joined
+select * from joined

@@ -9,14 +9,15 @@ The story of the table, top-down:
    and an `input_fingerprint` of all of it.
 2. Tier fallback per feature: the first non-NULL tier wins, in the order Phase 4 (labelled
    `phase4`), Phase 3 (`phase3`), default (`default`); a NULL never hides a lower tier
-   (decision 10, clarification 7; fixes legacy B3/B12). Features 15-17 are always `phase3`.
+   (docs/decisions.md#tier-fallback, #phase3-fallbacks; fixes #legacy-tier-overwrite and
+   #legacy-missing-fallbacks). Features 15-17 are always `phase3`.
 3. Six calculated features (`calculated`): rest_advantage, injury_risk, recent_trend (sign fixed:
-   positive when the newest 3 games beat the 2 before them, clarification 8 / legacy B4),
-   minutes_change, pct_free_throw and team_win_pct (computed, not the legacy constant 0.5, B1).
-   NULL inputs never crash and never become NaN features (B15).
+   positive when the newest 3 games beat the 2 before them, docs/decisions.md#calculated-features, #legacy-trend-sign),
+   minutes_change, pct_free_throw and team_win_pct (computed, not the legacy constant 0.5: #legacy-team-win-pct).
+   NULL inputs never crash and never become NaN features (docs/decisions.md#no-nan).
 4. Quality: mean of per-feature weights (phase4 100, phase3 75, calculated 100, default 40), 2 dp;
    `data_source` from the Phase 4 / Phase 3 shares; `quality_tier` gold/silver/bronze/poor/unusable.
-5. Early season (decision 3): dates in days 0-13 of their season get placeholder rows (25 NULL
+5. Early season (docs/decisions.md#early-season): dates in days 0-13 of their season get placeholder rows (25 NULL
    features, quality 0, data_source 'early_season', quality_tier NULL); other rows have
    early_season_flag FALSE, never NULL.
 6. Provenance (for the people who train on and serve the table): `feature_sources` names the tier
@@ -25,7 +26,7 @@ The story of the table, top-down:
    quality score is at least the var `training_ready_min_quality` (85). Placeholders: NULL, NULL,
    FALSE. Stored rows reused by the fingerprint skip are recomputed when the threshold changed
    their readiness.
-7. Schema (decision 11): legacy columns plus quality_tier, minus the circuit-breaker bookkeeping;
+7. Schema (docs/decisions.md#schema, #rounding): legacy columns plus quality_tier, minus the circuit-breaker bookkeeping;
    values rounded half away from zero to the legacy scale at their decimal value (1.015 -> 1.02),
    and thresholds compared there too, as the SQL models do with exact DECIMALs. The model returns
    no `data_hash`: the merge derives it from every column it returns (macros/hashing/row_hash.sql).
@@ -506,7 +507,7 @@ def recent_trend(games_played, points):
     """mean(newest 3) - mean(games 4-5), bucketed at 5 / 2; needs 5 played games (NULL points = 0).
 
     points: rows of the 5 newest played games' points, newest first. Positive = improving form
-    (the legacy sign was inverted, clarification 8).
+    (the legacy sign was inverted: docs/decisions.md#recent-trend).
     """
     games = np.nan_to_num(_as_float(games_played), nan=0.0)
     pts = np.nan_to_num(np.asarray(points, dtype="float64").reshape(len(games), 5), nan=0.0)
@@ -538,7 +539,7 @@ def pct_free_throw(games_played, points_sum, ft_makes_sum):
 
 
 def team_win_pct(team_games, team_wins):
-    """Wins / games of the team's season before the date; 0.5 below 5 games (decision 10)."""
+    """Wins / games of the team's season before the date; 0.5 below 5 games (docs/decisions.md#calculated-features)."""
     games = np.nan_to_num(_as_float(team_games), nan=0.0)
     wins = np.nan_to_num(_as_float(team_wins), nan=0.0)
     usable = games >= 5
@@ -760,7 +761,7 @@ def feature_rows(inputs, min_quality=TRAINING_READY_MIN_QUALITY):
 
 
 def placeholder_rows(inputs):
-    """Early-season placeholders (decision 3): 25 NULL features, quality 0, data_source early_season."""
+    """Early-season placeholders (docs/decisions.md#early-season): 25 NULL features, quality 0, data_source early_season."""
     rows = _context_columns(inputs)
     nulls = np.full((len(inputs), FEATURE_COUNT), np.nan)  # NaN elements are written as NULL
     rows["features"] = pd.Series(list(nulls), index=inputs.index, dtype=object)
@@ -810,7 +811,7 @@ def build_rows(inputs, min_quality=TRAINING_READY_MIN_QUALITY):
 
 
 def unique_inputs(inputs):
-    """game_date as DATE values and one row per key (smallest game_id wins; decision 9)."""
+    """game_date as DATE values and one row per key (smallest game_id wins; docs/decisions.md#tie-breaks)."""
     inputs = inputs.reset_index(drop=True)
     order = [column for column in KEY + ["game_id"] if column in inputs.columns]
     # sort and deduplicate on the key columns only (game_date as a day), then take the rows once
@@ -897,7 +898,7 @@ def model(dbt, session):
         written_at_column="updated_at",
         written_at_on_insert=False,
         on_schema_change="append_new_columns",
-        partitioned_by="game_date",
+        partitioned_by="game_date",  # dbt-duckdb reads this before partition_by (it rejects the BigQuery dict)
         partition_by={"field": "game_date", "data_type": "date", "granularity": "day"},
         cluster_by=["player_lookup", "feature_version", "game_date"],
         packages=["pandas", "numpy"],

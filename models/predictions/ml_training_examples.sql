@@ -8,6 +8,8 @@
     cluster_by=['player_lookup', 'quality_tier'],
   )
 }}
+-- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
+-- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 -- Point-in-time training examples: each ml_feature_store_v2 row whose game is final, with the
 -- label of that game and the prop line known before it. Features are the stored row, never
 -- recomputed; labels come only from the game on the row's own date.

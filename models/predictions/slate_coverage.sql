@@ -7,6 +7,8 @@
     cluster_by=['game_date'],
   )
 }}
+-- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
+-- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 -- One row per run date: how much of the slate (the players of the upcoming context) the feature
 -- store covers, and how well. The readiness gate (test slate_is_ready) reads it.
 with slate as (

@@ -1,4 +1,4 @@
-"""Duplicate-key MERGE regression on the BigQuery emulator (spec §1 and §5 decision 9).
+"""Duplicate-key MERGE regression on the BigQuery emulator (docs/decisions.md#unique-before-merge).
 
 Legacy hit `UPDATE/MERGE must match at most one source row for each target row` when a player
 appeared twice in a batch. DuckDB never raises that error, so the proof runs on the BigQuery

@@ -1,5 +1,5 @@
 {#-
-  Completeness gates (spec §5 decision 12), attached to int_run_dates so that `dbt build` runs
+  Completeness gates (docs/decisions.md#completeness-gates), attached to int_run_dates so that `dbt build` runs
   them before every output model and a failure skips all of them. Severity comes from the var
   completeness_severity: error in daily runs, warn in backfills. Each gate also logs the first
   missing games by id (on-run-end macro log_gate_failures), so the failure names them.

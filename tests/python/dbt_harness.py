@@ -43,8 +43,10 @@ def generate_demo(path: Path, until: str = "2021-12-01", seed: int = 42) -> Path
 class DbtProject:
     """The repository's dbt project bound to one private DuckDB file."""
 
-    def __init__(self, workdir: Path, source_db: Path):
+    def __init__(self, workdir: Path, source_db: Path, project_dir: Path = REPO):
         self.workdir = workdir
+        self.project_dir = project_dir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.db = workdir / "nba.duckdb"
         shutil.copy(source_db, self.db)
         profiles = workdir / "profiles"
@@ -62,7 +64,7 @@ class DbtProject:
 
     def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run `dbt <args>` in the repo; with check=True a failure raises with dbt's output."""
-        result = subprocess.run([DBT, *args], cwd=REPO, env=self.env, capture_output=True, text=True)
+        result = subprocess.run([DBT, *args], cwd=self.project_dir, env=self.env, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result

@@ -1,4 +1,5 @@
-"""Integration tests of incremental reprocessing (spec §4 run window, §5 decisions 5, 6, 7 and 9).
+"""Integration tests of incremental reprocessing (docs/decisions.md#run-window, #source-tracking,
+#hash-skipping, #no-stale-rows, #unique-before-merge).
 
 Each test drives real `dbt build` runs on a private copy of the demo slice (first six weeks of
 2021-22) and compares the stored output tables before and after a change of the sources:
@@ -351,7 +352,7 @@ def test_range_build_equals_single_date_builds(range_project, tmp_path, demo_sou
 
 
 def first_qualifying_dates(project: DbtProject) -> dict:
-    """The first run date of each table computed from the sources (spec §8 clarification 4):
+    """The first run date of each table computed from the sources (docs/decisions.md#who-gets-a-row):
     shot zones need 10 qualifying games in the season before D, team defence 15 games, the daily
     cache a slate player with 5 played games; composite factors and the feature store any slate row."""
     run_dates = f"""(select distinct game_date from nba_raw.nbac_schedule

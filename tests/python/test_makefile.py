@@ -1,11 +1,14 @@
-"""The Makefile reads one database: DB and DBT_DUCKDB_PATH agree in both directions."""
+"""The Makefile reads one database: DB and DBT_DUCKDB_PATH agree in both directions, and `make demo`
+with DBT_DUCKDB_PATH set generates and builds in that file."""
 from __future__ import annotations
 
 import os
 import re
 import subprocess
 
-from dbt_harness import REPO
+import duckdb
+
+from dbt_harness import PREDICTIONS, REPO
 
 
 def dry_run(target: str, env_extra: dict, *args: str) -> str:
@@ -39,3 +42,29 @@ def test_db_on_the_command_line_is_what_dbt_reads():
                              env={k: v for k, v in os.environ.items() if k != "DBT_DUCKDB_PATH"}, check=True)
     assert printed.stdout.strip() == "some/other.duckdb"
     assert database_paths(dry_run("data", {}, "DB=some/other.duckdb")) == {"some/other.duckdb"}
+
+
+def test_make_demo_with_dbt_duckdb_path_builds_the_store_in_that_file_only(tmp_path):
+    """The set-up trap: `DBT_DUCKDB_PATH=/some/file.duckdb make demo` must generate the sources and
+    build the feature store in that one file, and leave the default data/nba.duckdb alone."""
+    default_db = REPO / "data" / "nba.duckdb"
+    before = default_db.stat().st_mtime_ns if default_db.exists() else None
+    target_db = tmp_path / "elsewhere" / "demo.duckdb"
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "profiles.yml").write_text((REPO / "profiles.yml.example").read_text())
+    env = {k: v for k, v in os.environ.items() if k not in ("DB", "DBT_DUCKDB_PATH", "DBT_TARGET")}
+    env.update(DBT_DUCKDB_PATH=str(target_db), DBT_PROFILES_DIR=str(profiles),
+               DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"))
+    result = subprocess.run(["make", "--no-print-directory", "demo"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    with duckdb.connect(str(target_db), read_only=True) as con:
+        # Independent expectation: the store writes one row per upcoming-context player of the date.
+        slate = con.execute("select count(distinct player_lookup) from nba_analytics.upcoming_player_game_context "
+                        "where game_date = date '2021-12-01'").fetchone()[0]
+        stored = con.execute(f"select count(*) from {PREDICTIONS}.ml_feature_store_v2 "
+                         "where game_date = date '2021-12-01'").fetchone()[0]
+    assert slate > 0 and stored == slate
+    after = default_db.stat().st_mtime_ns if default_db.exists() else None
+    assert after == before, "make demo with DBT_DUCKDB_PATH set touched data/nba.duckdb"

@@ -1,6 +1,6 @@
 """pytest suite of models/predictions/ml_feature_store_v2.py (imported by path, no dbt needed).
 
-Expectations are computed by hand. Legacy cases come from legacy/ml-feature-store-v2.md §9; where
+Expectations are computed by hand. Legacy cases come from the legacy test suite's edge cases; where
 the new project changes behaviour (recent_trend sign, team_win_pct, per-feature fallback) each test
 says so.
 """
@@ -239,7 +239,7 @@ def test_output_columns_and_types_in_order():
 
 
 # ---------------------------------------------------------------------------------------------------
-# Calculated features (legacy §9 cases)
+# Calculated features (legacy test cases)
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -263,7 +263,7 @@ def test_injury_risk_by_status_case_insensitive_unknown_and_null():
 
 
 def test_recent_trend_fixed_sign():
-    # Legacy expected -2 for [25,24,26,18,17] (inverted sign, B4). Fixed: newest 3 (avg 25) beat games 4-5
+    # Legacy expected -2 for [25,24,26,18,17] (inverted sign, docs/decisions.md#legacy-trend-sign). Fixed: newest 3 (avg 25) beat games 4-5
     # (avg 17.5) by 7.5 -> +2.
     assert m.recent_trend([5], [[25, 24, 26, 18, 17]]).tolist() == [2.0]
     # Legacy +2; fixed: newest 3 avg 17 vs 25.5 -> diff -8.5 -> -2.
@@ -331,7 +331,7 @@ def test_pct_free_throw():
 
 
 def test_team_win_pct_is_computed():
-    # Decision 10: computed (legacy production value was always 0.5).
+    # docs/decisions.md#team-win-pct: computed (legacy production value was always 0.5).
     assert m.team_win_pct([8, 8, 6, 2, None, 5], [6, 2, 3, 2, None, None]).tolist() == [0.75, 0.25, 0.5, 0.5, 0.5, 0.0]
 
 

@@ -1,7 +1,7 @@
 """Unit tests of models/precompute/player_composite_factors.py.
 
-Every expectation is computed by hand from the legacy formulas (spec legacy §C5-§C13) and the
-spec README decisions, never from the model's own output.
+Every expectation is computed by hand from the legacy formulas (docs/decisions.md#legacy-formulas) and
+the design decisions (docs/decisions.md), never from the model's own output.
 """
 
 import datetime as dt
@@ -105,7 +105,7 @@ def values(series):
 
 
 # ------------------------------------------------------------------------------------------
-# Fatigue (legacy §C5, §C13)
+# Fatigue (legacy formula and worked examples)
 # ------------------------------------------------------------------------------------------
 
 FRESH = {"days_rest": 2, "back_to_back": False, "games_in_last_7_days": 3, "minutes_in_last_7_days": 175,
@@ -413,7 +413,7 @@ def test_shot_zone_context_missing_data():
 
 
 # ------------------------------------------------------------------------------------------
-# Worked vectors (legacy §C13) through compute_factors
+# Worked vectors (legacy worked examples) through compute_factors
 # ------------------------------------------------------------------------------------------
 
 def test_worked_vectors_lebron_and_durant():

@@ -1,5 +1,5 @@
 """Integration tests of point-in-time correctness, early season and run-window validation
-(spec §4 and §5 decisions 1, 3 and 6; §8 clarifications 1, 4 and 9).
+(docs/decisions.md#point-in-time, #season, #early-season, #hash-skipping, #who-gets-a-row).
 
 Each test drives real `dbt build` runs on a private copy of the demo slice (first six weeks of
 2021-22; the season opens 2021-10-19, so days 0-13 run to 2021-11-01).
@@ -150,7 +150,7 @@ def test_early_season_date_writes_placeholders_and_a_date_without_games_writes_n
     for name in OUTPUT_TABLES:
         flags = project.query(f"select distinct early_season_flag from {project.table(name)}")
         assert flags in ([], [(True,)]), f"{name}: early_season_flag {flags} on day 6"
-    # Composite factors write every slate player (no per-entity gate; clarification 4).
+    # Composite factors write every slate player (no per-entity gate; docs/decisions.md#who-gets-a-row).
     pcf = project.query(f"select player_lookup from {project.table('player_composite_factors')}")
     assert sorted(row[0] for row in pcf) == sorted(slate)
 
