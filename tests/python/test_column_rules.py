@@ -20,7 +20,8 @@ PSZA_FAULTS = [
     ("paint_pct_last_10 = -0.1", "paint_pct_last_10 between 0 and 1"),
     ("data_hash = null", "data_hash is not null"),
     ("sample_quality_10 = 'great'", "sample_quality_10 in (excellent, good, limited, insufficient)"),
-    ("games_in_sample_10 = 9", "ten_game_window_is_full"),
+    # every rate in range, but they no longer add up to 100 (an expression rule with a `where`)
+    ("paint_rate_last_10 = 0, mid_range_rate_last_10 = 0, three_pt_rate_last_10 = 0", "zone_rates_sum_to_100"),
     # breaks two rules: the first in declaration order (not_null, ranges, values, expressions) is reported
     ("early_season_flag = null, primary_scoring_zone = 'corner'", "early_season_flag is not null"),
 ]
@@ -33,7 +34,8 @@ def corrupted(tmp_path_factory, demo_source_db):
     project = DbtProject(tmp_path_factory.mktemp("column_rules"), demo_source_db)
     build_models(project, "--vars", f"{{start_date: {OTHER_DAY}, end_date: {DAY}}}")
     players = [row[0] for row in project.query(
-        f"select player_lookup from {PSZA} where analysis_date = date '{DAY}' order by player_lookup")]
+        f"select player_lookup from {PSZA} where analysis_date = date '{DAY}' and total_shots_last_10 > 0 "
+        "order by player_lookup")]
     assert len(players) >= len(PSZA_FAULTS) + len(PSZA_NULLS) + 1
     expected = {}
     for (set_sql, rule), player in zip(PSZA_FAULTS, players):
