@@ -47,8 +47,10 @@ demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its ups
 test: setup pytest dbt-test lint bigquery-check test-bigquery  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff, BigQuery render check and emulator run, browser check.
 	$(MAKE) --no-print-directory browser-check BROWSER_DB=target/ci.duckdb
 
+# Two workers (pytest-xdist), a test module stays on one worker (its module fixtures are built once).
+PYTEST_WORKERS ?= 2
 pytest: setup  ## Python tests (generator, Python models, macros, reprocessing, reliability).
-	$(BIN)/python -m pytest tests/python
+	$(BIN)/python -m pytest tests/python -n $(PYTEST_WORKERS) --dist loadfile
 
 dbt-test: setup  ## dbt build (all models, data and unit tests) on a fresh demo database, then the docs check.
 	@rm -f target/ci.duckdb
