@@ -33,25 +33,41 @@ class FullBuild:
     grain_checks: tuple  # (declared, ran) staging and intermediate grain checks of the build
 
 
-@pytest.fixture(scope="session")
-def full_build(tmp_path_factory, demo_source_db) -> FullBuild:
-    """The demo slice built once with every date, as a first build does (`dbt build` without window
-    vars, on a database where nothing was built: every model, seed and data test; no unit tests).
-    Modules that need the whole demo built start from a copy instead of building it again. With
-    pytest-xdist the workers share one build (the first one to get the lock builds it)."""
+def shared_build(tmp_path_factory, demo_source_db, name: str, *args: str) -> FullBuild:
+    """`dbt build <args>` (no unit tests) of the demo slice, once per session under `name`; with
+    pytest-xdist the workers share it (the first one to take the lock builds it, the others wait)."""
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # the directory every xdist worker's basetemp lives in
-    workdir = shared / "full_build"
-    with open(shared / "full_build.lock", "w") as lock:
+    workdir = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = workdir / "build_output.json"
         if not done.exists():
             workdir.mkdir(exist_ok=True)
-            result = build_models(DbtProject(workdir, demo_source_db))
+            result = build_models(DbtProject(workdir, demo_source_db), *args)
             done.write_text(json.dumps({"args": result.args, "stdout": result.stdout, "stderr": result.stderr}))
     output = json.loads(done.read_text())
     project = DbtProject.__new__(DbtProject)  # the built project as it is (no new copy of the sources)
     project.workdir, project.db = workdir, workdir / "nba.duckdb"
     result = subprocess.CompletedProcess(output["args"], 0, output["stdout"], output["stderr"])
     return FullBuild(project.db, result, grain_checks(project))
+
+
+@pytest.fixture(scope="session")
+def full_build(tmp_path_factory, demo_source_db) -> FullBuild:
+    """The demo slice built once with every date, as a first build does (`dbt build` without window
+    vars, on a database where nothing was built: every model, seed and data test; no unit tests).
+    Modules that need the whole demo built start from a copy instead of building it again."""
+    return shared_build(tmp_path_factory, demo_source_db, "full_build")
+
+
+RANGE_START, RANGE_END = "2021-11-26", "2021-11-30"  # 11-26: first game date after Thanksgiving
+
+
+@pytest.fixture(scope="session")
+def range_build(tmp_path_factory, demo_source_db) -> FullBuild:
+    """The demo slice built once for RANGE_START..RANGE_END (one range build, no unit tests):
+    the baseline of the reliability faults and of the column_rules corruptions."""
+    return shared_build(tmp_path_factory, demo_source_db, "range_build",
+                        "--vars", f"{{start_date: {RANGE_START}, end_date: {RANGE_END}}}")

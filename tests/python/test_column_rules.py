@@ -1,6 +1,6 @@
 """The generic test `column_rules` (tests/generic/column_rules.sql) on real output tables.
 
-One build of two dates of the demo slice, then output rows are corrupted by hand and the model's
+A copy of a range build of the demo slice, then output rows are corrupted by hand and the model's
 `<model>_column_rules` test is run: each corrupted row must come back once, labelled with the rule
 it breaks, NULLs must pass the range and value rules, and a dated run must check only its window.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from dbt_harness import DbtProject, build_models, output_of
+from dbt_harness import DbtProject, output_of
 
 DAY, OTHER_DAY = "2021-11-30", "2021-11-29"
 PSZA = "dev_nba_precompute.player_shot_zone_analysis"
@@ -30,9 +30,9 @@ PSZA_NULLS = ["paint_pct_last_10 = null", "primary_scoring_zone = null"]
 
 
 @pytest.fixture(scope="module")
-def corrupted(tmp_path_factory, demo_source_db):
-    project = DbtProject(tmp_path_factory.mktemp("column_rules"), demo_source_db)
-    build_models(project, "--vars", f"{{start_date: {OTHER_DAY}, end_date: {DAY}}}")
+def corrupted(tmp_path_factory, range_build):
+    # A copy of the session's range build (2021-11-26..11-30, which holds OTHER_DAY and DAY).
+    project = DbtProject(tmp_path_factory.mktemp("column_rules"), range_build.db)
     players = [row[0] for row in project.query(
         f"select player_lookup from {PSZA} where analysis_date = date '{DAY}' and total_shots_last_10 > 0 "
         "order by player_lookup")]

@@ -215,12 +215,14 @@ class Baseline:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory, demo_source_db) -> Baseline:
+def baseline(tmp_path_factory, range_build) -> Baseline:
+    # The session's range build of RANGE (conftest.py), copied.
     root = tmp_path_factory.mktemp("reliability")
     workdir = root / "project"
     workdir.mkdir()
-    project = DbtProject(workdir, demo_source_db)
-    result = build_models(project, "--vars", RANGE_VARS)
+    project = DbtProject(workdir, range_build.db)
+    result = range_build.result
+    assert RANGE_VARS in " ".join(result.args), result.args
     assert_clean_build(result)
     state = all_states(project)
     for name in OUTPUT_TABLES:
