@@ -44,10 +44,13 @@ demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its ups
 	$(DBT) build --select +ml_feature_store_v2 --vars '{date: $(DEMO_DATE)}'
 	$(BIN)/python scripts/show_result.py --db $(DB) --date $(DEMO_DATE)
 
-test: setup pytest dbt-test lint bigquery-check test-bigquery browser-check  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff, BigQuery render check and emulator run, browser check.
+test: setup pytest dbt-test lint bigquery-check test-bigquery  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff, BigQuery render check and emulator run, browser check.
+	$(MAKE) --no-print-directory browser-check BROWSER_DB=target/ci.duckdb
 
+# Two workers (pytest-xdist), a test module stays on one worker (its module fixtures are built once).
+PYTEST_WORKERS ?= 2
 pytest: setup java  ## Python tests (generator, Python models on DuckDB and on Spark, macros, reprocessing, reliability).
-	$(BIN)/python -m pytest tests/python
+	$(BIN)/python -m pytest tests/python -n $(PYTEST_WORKERS) --dist loadfile
 
 dbt-test: setup  ## dbt build (all models, data and unit tests) on a fresh demo database, then the docs check.
 	@rm -f target/ci.duckdb
@@ -98,15 +101,20 @@ bench: setup  ## Four-season benchmark; figures in target/bench.json.
 report: setup  ## Feature health page target/feature_health.html from DB's models: make report START=2024-10-22 END=2025-06-20 [DB=...]
 	$(BIN)/python scripts/feature_health_report.py --db $(DB) $(if $(START),--start $(START)) $(if $(END),--end $(END)) --out target/feature_health.html
 
-# The browser check builds its own demo database (target/browser.duckdb), the report and the docs page from it.
+# The browser check reads a built demo database: BROWSER_DB when given (`make test` passes the one
+# dbt-test has just built, instead of building the same data again), else its own
+# (target/browser.duckdb), generated and built here. It builds the report and the docs page from it.
+BROWSER_DB ?=
 browser-check: setup profiles.yml  ## Headless Chromium opens the report and the dbt docs page: screenshots, fails on a JS error or a missing plot.
 	@test -x /usr/bin/chromium || { echo "installing chromium (Debian package)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+ifeq ($(BROWSER_DB),)
 	@rm -f target/browser.duckdb
 	$(MAKE) --no-print-directory data DB=target/browser.duckdb
 	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) seed --quiet
 	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) build --quiet --exclude-resource-type unit_test --vars '{completeness_severity: warn}'
-	$(BIN)/python scripts/feature_health_report.py --db target/browser.duckdb --out target/feature_health.html
-	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) docs generate --static --quiet
+endif
+	$(BIN)/python scripts/feature_health_report.py --db $(or $(BROWSER_DB),target/browser.duckdb) --out target/feature_health.html
+	DBT_DUCKDB_PATH=$(or $(BROWSER_DB),target/browser.duckdb) $(DBT) docs generate --static --quiet
 	$(BIN)/python scripts/browser_check.py \
 	    --page target/feature_health.html --plots 4 --text "Feature health of ml_feature_store_v2" \
 	    --page 'target/static_index.html#!/exposure/exposure.nba_precompute.prediction_service' --plots 0 --text prediction_service \

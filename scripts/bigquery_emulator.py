@@ -3,8 +3,10 @@
     .venv/bin/python scripts/bigquery_emulator.py [--work-dir /tmp/bq/emulator] [--no-parity]
 
 Steps (any failure makes the exit status non-zero; the server is always stopped):
- 1. Create `.venv-bq-emulator/` (its own virtualenv: crucible pins duckdb 1.5) with
-    crucible-emulator[server], unless it already has the pinned version.
+ 1. Create the emulator's own virtualenv (crucible pins duckdb 1.5) with crucible-emulator[server],
+    once per pinned version: it is cached under ~/.cache/nba_precompute/ (or $XDG_CACHE_HOME, or
+    $BQ_EMULATOR_VENV) in a folder named by a hash of the pin and the Python version, so a clean
+    clone reuses it; a half-built one (no `.complete` marker) is rebuilt.
  2. Start `crucible serve --dialect bigquery` on a free 127.0.0.1 port, wait until it answers.
  3. Generate the demo Phase 3 data (`python -m nba_phase3_gen --seasons 1 --until 2021-12-01`) and
     load the six tables into datasets nba_analytics / nba_raw through google-cloud-bigquery (CSV
@@ -42,6 +44,8 @@ DBT_TARGET_PATH and DBT_LOG_PATH under --work-dir. The last line reads
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
 import io
 import json
 import os
@@ -57,8 +61,12 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PROFILES_TEMPLATE = PROJECT_DIR / "tests" / "bigquery" / "profiles.yml.template"
-EMULATOR_VENV = PROJECT_DIR / ".venv-bq-emulator"
 CRUCIBLE_VERSION = os.environ.get("CRUCIBLE_VERSION", "0.1.0a2")
+EMULATOR_REQUIREMENT = f"crucible-emulator[server]=={CRUCIBLE_VERSION}"
+# The emulator's virtualenv, keyed by what is installed in it (the pin and the interpreter's version).
+_VENV_KEY = hashlib.sha256(f"{EMULATOR_REQUIREMENT} python{sys.version_info[:2]}".encode()).hexdigest()[:12]
+EMULATOR_VENV = Path(os.environ.get("BQ_EMULATOR_VENV") or Path(
+    os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nba_precompute" / f"bq-emulator-{_VENV_KEY}")
 BQ_PROJECT = "nba-props-platform"
 DEMO_ARGS = ["--seasons", "1", "--until", "2021-12-01"]
 INCREMENTAL_DATE = "2021-11-20"
@@ -108,15 +116,18 @@ class Report:
 def ensure_emulator_venv() -> Path:
     crucible = EMULATOR_VENV / "bin" / "crucible"
     python = EMULATOR_VENV / "bin" / "python"
-    if crucible.exists():
-        probe = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('crucible-emulator'))"],
-                               capture_output=True, text=True)
-        if probe.returncode == 0 and probe.stdout.strip() == CRUCIBLE_VERSION:
+    complete = EMULATOR_VENV / ".complete"
+    EMULATOR_VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(EMULATOR_VENV.parent / f"{EMULATOR_VENV.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two runs at once: the second waits and reuses the first's venv
+        if complete.exists() and crucible.exists():
+            print(f"  reusing {EMULATOR_VENV} ({EMULATOR_REQUIREMENT})", flush=True)
             return crucible
-    print(f"  creating {EMULATOR_VENV.name}/ with crucible-emulator[server]=={CRUCIBLE_VERSION}", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(EMULATOR_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", f"crucible-emulator[server]=={CRUCIBLE_VERSION}"],
-                   check=True)
+        print(f"  creating {EMULATOR_VENV} with {EMULATOR_REQUIREMENT}", flush=True)
+        shutil.rmtree(EMULATOR_VENV, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(EMULATOR_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", EMULATOR_REQUIREMENT], check=True)
+        complete.write_text(EMULATOR_REQUIREMENT + "\n")
     return crucible
 
 

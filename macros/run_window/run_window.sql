@@ -79,19 +79,8 @@
     {{ return(window) }}
   {%- endif -%}
   {#- Catch-up: the day after the latest date that every existing output table holds. -#}
-  {%- set latest = [] -%}
-  {%- for name, window_column, relation in precompute_relations() -%}
-    {%- if relation is none -%}
-      {{ return(window) }}
-    {%- endif -%}
-    {%- set result = run_query('select cast(max(' ~ window_column ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ relation) -%}
-    {%- set value = result.columns[0].values()[0] -%}
-    {%- if value is none -%}
-      {{ return(window) }}
-    {%- endif -%}
-    {%- do latest.append(value | string) -%}
-  {%- endfor -%}
-  {%- if latest | length == 0 -%}
+  {%- set latest = catch_up_latest_dates() -%}
+  {%- if latest is none -%}
     {{ return(window) }}
   {%- endif -%}
   {#- A model that sets `catch_up_from_own_rows` (ml_training_examples) runs after the five tables were
@@ -99,18 +88,57 @@
       so labels that arrived since its last build are written too. -#}
   {%- set node_config = (model.get('config') or {}) if model is defined and model is mapping else {} -%}
   {%- if node_config.get('catch_up_from_own_rows') and node_config.get('window_column') -%}
-    {%- set own = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
-    {%- if own is none -%}
-      {{ return(window) }}
-    {%- endif -%}
-    {%- set own_latest = run_query('select cast(max(' ~ node_config.get('window_column') ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ own).columns[0].values()[0] -%}
+    {%- set own_latest = own_latest_date(node_config.get('window_column')) -%}
     {%- if own_latest is none -%}
       {{ return(window) }}
     {%- endif -%}
-    {%- do latest.append(own_latest | string) -%}
+    {%- set latest = latest + [own_latest] -%}
   {%- endif -%}
   {%- set start = modules.datetime.date.fromisoformat(latest | min) + modules.datetime.timedelta(days=1) -%}
   {{ return({'mode': 'catch_up', 'start': start.isoformat(), 'end': none}) }}
+{% endmacro %}
+
+
+{% macro run_window_cache() %}
+  {#-
+    Catch-up dates are read once per invocation: every read is a query (a billed job on BigQuery) and
+    the window must not move while the invocation writes its tables. The values are kept on `graph`,
+    the one dict every node of an invocation shares (dbt has no other per-invocation state), under
+    the invocation id, so a reused manifest never serves another invocation's dates.
+  -#}
+  {%- set caches = graph.setdefault('nba_precompute_run_window', {}) -%}
+  {{ return(caches.setdefault(invocation_id, {'own': {}})) }}
+{% endmacro %}
+
+
+{% macro catch_up_latest_dates() %}
+  {#- The latest date of every selected output table (read once per invocation), or none when one is missing or empty (then the window is unbounded). -#}
+  {%- set cache = run_window_cache() -%}
+  {%- if 'shared' not in cache -%}
+    {%- set latest = [] -%}
+    {%- for name, window_column, relation in precompute_relations() -%}
+      {%- set value = none if relation is none else run_query('select cast(max(' ~ window_column ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ relation).columns[0].values()[0] -%}
+      {%- if value is none -%}
+        {%- do cache.update({'shared': none}) -%}
+        {{ return(none) }}
+      {%- endif -%}
+      {%- do latest.append(value | string) -%}
+    {%- endfor -%}
+    {%- do cache.update({'shared': latest if latest else none}) -%}
+  {%- endif -%}
+  {{ return(cache['shared']) }}
+{% endmacro %}
+
+
+{% macro own_latest_date(window_column) %}
+  {#- The latest date the current model's own table holds (read once per invocation and model), or none. -#}
+  {%- set cache = run_window_cache()['own'] -%}
+  {%- if this.render() not in cache -%}
+    {%- set own = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- set value = none if own is none else run_query('select cast(max(' ~ window_column ~ ') as ' ~ dbt.type_string() ~ ') from ' ~ own).columns[0].values()[0] -%}
+    {%- do cache.update({this.render(): none if value is none else value | string}) -%}
+  {%- endif -%}
+  {{ return(cache[this.render()]) }}
 {% endmacro %}
 
 

@@ -1,9 +1,17 @@
-"""Shared fixtures: the generated demo slice (once per session) and fresh dbt projects on it."""
+"""Shared fixtures: the generated demo slice and its full build (once per session), and fresh dbt
+projects on private copies of them."""
 from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from dbt_harness import DbtProject, generate_demo
+from dbt_harness import DbtProject, build_models, generate_demo, grain_checks
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +24,50 @@ def demo_source_db(tmp_path_factory):
 def project(tmp_path, demo_source_db):
     """A dbt project on a private copy of the demo data (nothing built yet)."""
     return DbtProject(tmp_path, demo_source_db)
+
+
+@dataclass(frozen=True)
+class FullBuild:
+    db: Path  # the database right after the build: copy it, never modify it
+    result: subprocess.CompletedProcess  # the build's output (run window line, rows written)
+    grain_checks: tuple  # (declared, ran) staging and intermediate grain checks of the build
+
+
+def shared_build(tmp_path_factory, demo_source_db, name: str, *args: str) -> FullBuild:
+    """`dbt build <args>` (no unit tests) of the demo slice, once per session under `name`; with
+    pytest-xdist the workers share it (the first one to take the lock builds it, the others wait)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the directory every xdist worker's basetemp lives in
+    workdir = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = workdir / "build_output.json"
+        if not done.exists():
+            workdir.mkdir(exist_ok=True)
+            result = build_models(DbtProject(workdir, demo_source_db), *args)
+            done.write_text(json.dumps({"args": result.args, "stdout": result.stdout, "stderr": result.stderr}))
+    output = json.loads(done.read_text())
+    project = DbtProject.__new__(DbtProject)  # the built project as it is (no new copy of the sources)
+    project.workdir, project.db = workdir, workdir / "nba.duckdb"
+    result = subprocess.CompletedProcess(output["args"], 0, output["stdout"], output["stderr"])
+    return FullBuild(project.db, result, grain_checks(project))
+
+
+@pytest.fixture(scope="session")
+def full_build(tmp_path_factory, demo_source_db) -> FullBuild:
+    """The demo slice built once with every date, as a first build does (`dbt build` without window
+    vars, on a database where nothing was built: every model, seed and data test; no unit tests).
+    Modules that need the whole demo built start from a copy instead of building it again."""
+    return shared_build(tmp_path_factory, demo_source_db, "full_build")
+
+
+RANGE_START, RANGE_END = "2021-11-26", "2021-11-30"  # 11-26: first game date after Thanksgiving
+
+
+@pytest.fixture(scope="session")
+def range_build(tmp_path_factory, demo_source_db) -> FullBuild:
+    """The demo slice built once for RANGE_START..RANGE_END (one range build, no unit tests):
+    the baseline of the reliability faults and of the column_rules corruptions."""
+    return shared_build(tmp_path_factory, demo_source_db, "range_build",
+                        "--vars", f"{{start_date: {RANGE_START}, end_date: {RANGE_END}}}")

@@ -145,3 +145,23 @@ def build_models(project: DbtProject, *args: str, check: bool = True) -> subproc
     """`dbt build` of models, seeds and data tests (the gates), without dbt unit tests: they check
     model logic on fixed inputs, write nothing, and about double the cost of each invocation."""
     return project.build(*args, "--exclude-resource-type", "unit_test", check=check)
+
+
+def grain_checks(project: DbtProject) -> tuple[set, set]:
+    """(declared, ran) names of the staging and intermediate grain checks (unique_combination_of_columns
+    on models/staging and models/intermediate), from the manifest and run_results.json that the
+    project's last dbt invocation wrote: declared whether enabled or not, ran = executed in that run."""
+    import json
+
+    target = project.workdir / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
+    nodes = list(manifest["nodes"].values()) + [n for group in manifest.get("disabled", {}).values() for n in group]
+    declared = {
+        node["unique_id"] for node in nodes
+        if node["resource_type"] == "test"
+        and (node.get("test_metadata") or {}).get("name") == "unique_combination_of_columns"
+        and node["original_file_path"].startswith(("models/staging/", "models/intermediate/"))
+    }
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    ran = {result["unique_id"] for result in results if result["unique_id"] in declared}
+    return declared, ran

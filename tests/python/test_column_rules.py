@@ -1,6 +1,6 @@
 """The generic test `column_rules` (tests/generic/column_rules.sql) on real output tables.
 
-One build of two dates of the demo slice, then output rows are corrupted by hand and the model's
+A copy of a range build of the demo slice, then output rows are corrupted by hand and the model's
 `<model>_column_rules` test is run: each corrupted row must come back once, labelled with the rule
 it breaks, NULLs must pass the range and value rules, and a dated run must check only its window.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from dbt_harness import DbtProject, build_models, output_of
+from dbt_harness import DbtProject, output_of
 
 DAY, OTHER_DAY = "2021-11-30", "2021-11-29"
 PSZA = "dev_nba_precompute.player_shot_zone_analysis"
@@ -20,7 +20,8 @@ PSZA_FAULTS = [
     ("paint_pct_last_10 = -0.1", "paint_pct_last_10 between 0 and 1"),
     ("data_hash = null", "data_hash is not null"),
     ("sample_quality_10 = 'great'", "sample_quality_10 in (excellent, good, limited, insufficient)"),
-    ("games_in_sample_10 = 9", "ten_game_window_is_full"),
+    # every rate in range, but they no longer add up to 100 (an expression rule with a `where`)
+    ("paint_rate_last_10 = 0, mid_range_rate_last_10 = 0, three_pt_rate_last_10 = 0", "zone_rates_sum_to_100"),
     # breaks two rules: the first in declaration order (not_null, ranges, values, expressions) is reported
     ("early_season_flag = null, primary_scoring_zone = 'corner'", "early_season_flag is not null"),
 ]
@@ -29,11 +30,12 @@ PSZA_NULLS = ["paint_pct_last_10 = null", "primary_scoring_zone = null"]
 
 
 @pytest.fixture(scope="module")
-def corrupted(tmp_path_factory, demo_source_db):
-    project = DbtProject(tmp_path_factory.mktemp("column_rules"), demo_source_db)
-    build_models(project, "--vars", f"{{start_date: {OTHER_DAY}, end_date: {DAY}}}")
+def corrupted(tmp_path_factory, range_build):
+    # A copy of the session's range build (2021-11-26..11-30, which holds OTHER_DAY and DAY).
+    project = DbtProject(tmp_path_factory.mktemp("column_rules"), range_build.db)
     players = [row[0] for row in project.query(
-        f"select player_lookup from {PSZA} where analysis_date = date '{DAY}' order by player_lookup")]
+        f"select player_lookup from {PSZA} where analysis_date = date '{DAY}' and total_shots_last_10 > 0 "
+        "order by player_lookup")]
     assert len(players) >= len(PSZA_FAULTS) + len(PSZA_NULLS) + 1
     expected = {}
     for (set_sql, rule), player in zip(PSZA_FAULTS, players):

@@ -99,17 +99,3 @@ def test_a_date_outside_every_season_stops_the_daily_run_naming_the_var(project)
     assert "`dbt source freshness` failed" in result.stderr
     assert "stale:" not in result.stderr
     assert output_tables(project) == []
-
-
-def grain_checks(project, *vars_args: str) -> list[str]:
-    """Names of the staging and intermediate uniqueness tests a build with these vars would run."""
-    result = project.dbt("ls", "--resource-type", "test", "--output", "name", "-q", *vars_args, "--select",
-                         "test_name:unique_combination_of_columns,path:models/staging",
-                         "test_name:unique_combination_of_columns,path:models/intermediate")
-    return [line for line in result.stdout.splitlines() if line.strip()]
-
-
-def test_staging_and_intermediate_grain_checks_run_in_full_builds_and_not_in_dated_runs(project):
-    assert len(grain_checks(project)) == 16  # CI's full build: 6 staging views, 10 intermediate tables
-    assert grain_checks(project, "--vars", "{date: 2021-11-30}") == []
-    assert grain_checks(project, "--vars", "{start_date: 2021-11-01, end_date: 2021-11-30}") == []

@@ -439,3 +439,17 @@ def test_a_changed_model_file_recomputes_its_rows_on_the_next_run(base, tmp_path
     unchanged = {"code_version", "input_fingerprint"}
     assert {k: {c: v for c, v in r.items() if c not in unchanged} for k, r in store.items()} == \
         {k: {c: v for c, v in r.items() if c not in unchanged} for k, r in old.items()}
+
+
+def test_a_catch_up_run_reads_each_output_tables_latest_date_once(base, tmp_path):
+    """The catch-up window is computed once per invocation: one max(date) query per selected output
+    table (the five of +ml_feature_store_v2), however many models and filters ask for the window."""
+    project = DbtProject(tmp_path, base[0].db)
+    result = project.dbt("run", *SELECT, "--vars", "{completeness_severity: warn, freshness_as_of: '2021-12-01 11:00:00'}",
+                         check=False)
+    assert result.returncode == 0, output_of(result)[-3000:]
+    assert "Run window: catch_up from 2021-12-02" in output_of(result)
+    log = (project.workdir / "logs" / "dbt.log").read_text()
+    reads = [line for line in log.lower().splitlines() if "select cast(max(" in line and " as varchar) from " in line]
+    read_tables = sorted(line.rsplit(".", 1)[-1].strip().strip('"') for line in reads)
+    assert read_tables == sorted(OUTPUT_TABLES)

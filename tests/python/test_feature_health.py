@@ -1,7 +1,7 @@
 """Feature health, slate coverage, the two gates and the exposures, on the demo slice.
 
-One module-scoped project is built once (every date of the demo data); faults are then written
-into it and only the models they touch are rebuilt. Expectations are computed here from the
+One module-scoped project starts from a copy of the session's full build of the demo (every date);
+faults are then written into it and only the models they touch are rebuilt. Expectations are computed here from the
 store's own rows (numpy/pandas), never read back from the model under test.
 """
 from __future__ import annotations
@@ -23,10 +23,9 @@ WEEK = ("2021-11-22", "2021-11-28")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, demo_source_db):
-    project = DbtProject(tmp_path_factory.mktemp("feature_health"), demo_source_db)
-    project.dbt("seed", "--quiet")
-    build_models(project, "--vars", "{completeness_severity: warn}")
+def built(tmp_path_factory, full_build):
+    """A copy of the session's full build of the demo (every date)."""
+    project = DbtProject(tmp_path_factory.mktemp("feature_health"), full_build.db)
     baseline = health(project)
     return project, baseline
 

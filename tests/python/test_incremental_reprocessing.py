@@ -128,8 +128,22 @@ def test_rerun_of_same_window_writes_nothing(range_project):
 # --------------------------------------------------------------------------------------------------
 
 
-def test_one_changed_box_score_rewrites_only_that_players_rows(project):
+@pytest.fixture(scope="module")
+def built_d_db(tmp_path_factory, demo_source_db):
+    """The database after a build of D (built once; each test gets a copy)."""
+    project = DbtProject(tmp_path_factory.mktemp("built_d"), demo_source_db)
     build_models(project, "--vars", date_vars(D))
+    return project.db
+
+
+@pytest.fixture
+def built_d(tmp_path, built_d_db):
+    """A project whose outputs hold D, built by `dbt build --vars '{date: D}'`."""
+    return DbtProject(tmp_path, built_d_db)
+
+
+def test_one_changed_box_score_rewrites_only_that_players_rows(built_d):
+    project = built_d
     player, game_id, _ = latest_played_game(project)
     last_10 = last_10_played_points(project, player)
     assert len(last_10) == 10
@@ -292,8 +306,8 @@ def test_duplicate_source_rows_keep_keys_unique_and_latest_row_wins(project):
 # --------------------------------------------------------------------------------------------------
 
 
-def test_player_leaving_the_slate_loses_his_rows_for_that_date_only(project):
-    build_models(project, "--vars", date_vars(D))
+def test_player_leaving_the_slate_loses_his_rows_for_that_date_only(built_d):
+    project = built_d
     # A slate player with rows in all three slate tables, whose upcoming team is the team of his
     # latest game (so his shot-zone row, which does not need the slate, stays the same).
     player = project.query(f"""
@@ -386,8 +400,9 @@ def game_dates_until(game_dates: list, last: str) -> list:
     return [d for d in game_dates if d <= dt.date.fromisoformat(last)]
 
 
-def test_catch_up_without_new_data_writes_nothing_and_full_refresh_covers_every_date(project):
-    first = build_models(project)
+def test_catch_up_without_new_data_writes_nothing_and_full_refresh_covers_every_date(tmp_path, full_build):
+    # The first build without vars (the session's full build of the demo), then runs on a copy of it.
+    project, first = DbtProject(tmp_path, full_build.db), full_build.result
     assert run_window_logged(first)[0] == "all"
     full = all_states(project)
     game_dates = [row[0] for row in project.query(

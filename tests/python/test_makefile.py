@@ -68,3 +68,16 @@ def test_make_demo_with_dbt_duckdb_path_builds_the_store_in_that_file_only(tmp_p
     assert slate > 0 and stored == slate
     after = default_db.stat().st_mtime_ns if default_db.exists() else None
     assert after == before, "make demo with DBT_DUCKDB_PATH set touched data/nba.duckdb"
+
+
+def test_browser_check_builds_its_own_database_unless_it_is_handed_one():
+    # Alone, it generates and builds target/browser.duckdb; `make test` hands it the database
+    # dbt-test has just built, and then it builds nothing and reads only that one.
+    alone = dry_run("browser-check", {})
+    assert "nba_phase3_gen --db target/browser.duckdb" in alone and " build " in alone, alone
+    assert database_paths(alone) == {"target/browser.duckdb"}, alone
+    handed = dry_run("browser-check", {}, "BROWSER_DB=target/ci.duckdb")
+    assert "nba_phase3_gen" not in handed and " build " not in handed and " seed " not in handed, handed
+    assert database_paths(handed) == {"target/ci.duckdb"}, handed
+    whole = dry_run("test", {})
+    assert "browser-check BROWSER_DB=target/ci.duckdb" in whole and "DBT_DUCKDB_PATH=target/ci.duckdb" in whole

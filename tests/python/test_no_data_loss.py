@@ -105,11 +105,18 @@ def test_inputs_built_before_a_source_changed_stop_the_selection_naming_the_sour
                         "processed_at = processed_at - interval 1 day where game_id = '20211019_IND_CHA'")
 
 
-@pytest.fixture
-def one_date(project):
+@pytest.fixture(scope="module")
+def one_date_db(tmp_path_factory, demo_source_db):
+    """The database after `+ml_feature_store_v2` for 2021-12-01 (built once; each test gets a copy)."""
+    project = DbtProject(tmp_path_factory.mktemp("one_date"), demo_source_db)
     project.dbt("seed", "--quiet")
     build_models(project, "--select", "+ml_feature_store_v2", "--vars", "{date: 2021-12-01}")
-    return project
+    return project.db
+
+
+@pytest.fixture
+def one_date(tmp_path, one_date_db):
+    return DbtProject(tmp_path, one_date_db)
 
 
 def slate_players(project, date):

@@ -14,6 +14,8 @@ from dbt_harness import (
     all_states,
     build_models,
     changed_keys,
+    grain_checks,
+    output_of,
     rows_written,
 )
 
@@ -80,6 +82,10 @@ def rewrite_box_scores(project: DbtProject, date: str) -> dict:
 def test_games_on_the_date_never_change_its_rows_but_games_before_do(project):
     d, day_before = "2021-11-20", "2021-11-19"
     build_models(project, "--vars", date_vars(d))
+    # A dated run skips the staging and intermediate grain checks (a full build runs them all:
+    # test_full_builds_run_every_grain_check); they hold by construction and only catch code changes.
+    declared, ran = grain_checks(project)
+    assert declared and ran == set(), sorted(ran)
     before = states_of_date(project, d)
     for name in OUTPUT_TABLES:
         assert len(before[name]) > 0, f"{name}: no rows for {d}, the test would prove nothing"
@@ -122,6 +128,13 @@ def test_games_on_the_date_never_change_its_rows_but_games_before_do(project):
         assert expected and expected <= changed[name], f"{name}: {len(expected - changed[name])} rows not rewritten"
     expected_teams = {key for key in after["team_defense_zone_analysis"] if key[0] in teams_before}
     assert expected_teams and expected_teams <= changed["team_defense_zone_analysis"]
+
+
+def test_full_builds_run_every_grain_check(full_build):
+    # The staging and intermediate grain checks: enabled in builds without window vars (CI's), all of
+    # them ran (and passed: the build succeeded); a dated run skips them (the test above).
+    declared, ran = full_build.grain_checks
+    assert declared and ran == declared, sorted(declared - ran)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,23 +193,29 @@ def test_early_season_date_writes_placeholders_and_a_date_without_games_writes_n
 
 
 @pytest.mark.parametrize(
-    ("window_vars", "named"),
+    ("window_vars", "expected"),
     [
         # Unquoted, YAML itself reads this as an (impossible) date: dbt's --vars parser raises
         # before the project loads, so no project code can name the var; it must still fail cleanly.
         ("{date: 2021-13-45}", None),
-        ("{date: '2021-13-45'}", "date"),  # the shape of a date, not a calendar date
-        ("{date: 20-11-2021}", "date"),  # not YYYY-MM-DD
-        ("{start_date: 2021-11-30, end_date: 2021-11-20}", "start_date"),  # start after end
+        # the shape of a date, not a calendar date
+        ("{date: '2021-13-45'}", "var 'date' is '2021-13-45', which is not a calendar date; expected YYYY-MM-DD"),
+        ("{date: 2021-11-3}", "var 'date' is '2021-11-3', expected a date as YYYY-MM-DD"),  # not YYYY-MM-DD
+        ("{start_date: 2021-11-30, end_date: 2021-11-01}", "var 'start_date' (2021-11-30) is after var 'end_date'"),
+        ("{date: 2015-01-01}", "var 'date' (2015-01-01) is outside every season in the schedule"),
     ],
+    ids=["impossible_yaml_date", "not_a_calendar_date", "malformed_date", "start_after_end", "outside_every_season"],
 )
-def test_malformed_window_fails_before_anything_is_written(project, window_vars, named):
+def test_malformed_window_fails_before_anything_is_written(project, window_vars, expected):
+    # The one test of run-window validation (the nightly run's stop on a bad date: test_daily_run.py).
     result = build_models(project, "--vars", window_vars, check=False)
-    output = result.stdout + result.stderr
+    output = output_of(result)
     assert result.returncode != 0, output[-2000:]
-    if named:
-        assert f"var '{named}'" in output and "YYYY-MM-DD" in output, output[-2000:]
-    assert " START " not in output, "a node started despite the bad window"
+    if expected:
+        assert "Compilation Error" in output and expected in output, output[-2000:]
+    assert " START " not in output and "OK created" not in output, "a node started despite the bad window"
+    # Nothing written: not one table or view in the project's schemas (dbt may create the empty
+    # schemas before the on-run-start hook that checks the window against the schedule).
     created = project.query(
         "select table_schema, table_name from information_schema.tables where table_schema like 'dev_%'")
     assert created == [], f"written despite the bad window: {created}"

@@ -215,12 +215,14 @@ class Baseline:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory, demo_source_db) -> Baseline:
+def baseline(tmp_path_factory, range_build) -> Baseline:
+    # The session's range build of RANGE (conftest.py), copied.
     root = tmp_path_factory.mktemp("reliability")
     workdir = root / "project"
     workdir.mkdir()
-    project = DbtProject(workdir, demo_source_db)
-    result = build_models(project, "--vars", RANGE_VARS)
+    project = DbtProject(workdir, range_build.db)
+    result = range_build.result
+    assert RANGE_VARS in " ".join(result.args), result.args
     assert_clean_build(result)
     state = all_states(project)
     for name in OUTPUT_TABLES:
@@ -232,7 +234,7 @@ def baseline(tmp_path_factory, demo_source_db) -> Baseline:
 
 
 # --------------------------------------------------------------------------------------------------
-# 1. Bad variables: a compile-time error naming the variable, nothing written
+# 1. Bad variables: tested once, with the run window, in test_point_in_time.py
 # --------------------------------------------------------------------------------------------------
 
 
@@ -240,26 +242,6 @@ def baseline(tmp_path_factory, demo_source_db) -> Baseline:
 def never_built(tmp_path_factory, demo_source_db) -> DbtProject:
     """A project on the demo sources in which nothing was ever built."""
     return DbtProject(tmp_path_factory.mktemp("never_built"), demo_source_db)
-
-
-@pytest.mark.parametrize(
-    ("window_vars", "expected"),
-    [
-        ("{date: 2021-11-3}", "var 'date' is '2021-11-3', expected a date as YYYY-MM-DD"),
-        ("{start_date: 2021-11-30, end_date: 2021-11-01}", "var 'start_date' (2021-11-30) is after var 'end_date'"),
-        ("{date: 2015-01-01}", "var 'date' (2015-01-01) is outside every season in the schedule"),
-    ],
-    ids=["malformed_date", "start_after_end", "outside_every_season"],
-)
-def test_bad_window_vars_stop_the_build_before_anything_is_written(never_built, window_vars, expected):
-    result = build_models(never_built, "--vars", window_vars, check=False)
-    output = output_of(result)
-    assert result.returncode != 0, output[-2000:]
-    assert "Compilation Error" in output and expected in output, output[-2000:]
-    assert "OK created" not in output and " START sql" not in output and " START python" not in output
-    # Nothing written: not one table or view in the project's schemas (dbt may create the empty
-    # schemas before the on-run-start hook that checks the window against the schedule).
-    assert dev_relations(never_built) == []
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from dbt_harness import REPO, DbtProject, build_models
+from dbt_harness import REPO, DbtProject
 
 sys.path.insert(0, str(REPO / "scripts"))
 import training_set  # noqa: E402
@@ -42,12 +42,10 @@ def script(project: DbtProject, name: str, *args: str) -> subprocess.CompletedPr
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, demo_source_db):
+def built(tmp_path_factory, full_build):
+    """A copy of the session's full build of the demo: ml_training_examples holds START..END."""
     workdir = tmp_path_factory.mktemp("training_set")
-    project = DbtProject(workdir, demo_source_db)
-    project.dbt("seed", "--quiet")
-    build_models(project, "--select", "+ml_training_examples",
-                 "--vars", f"{{start_date: {START}, end_date: {END}, completeness_severity: warn}}")
+    project = DbtProject(workdir, full_build.db)
     return project, workdir
 
 
