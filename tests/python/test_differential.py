@@ -26,6 +26,7 @@ import fnmatch
 import json
 import os
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -450,6 +451,7 @@ def test_a_catch_up_run_reads_each_output_tables_latest_date_once(base, tmp_path
     assert result.returncode == 0, output_of(result)[-3000:]
     assert "Run window: catch_up from 2021-12-02" in output_of(result)
     log = (project.workdir / "logs" / "dbt.log").read_text()
-    reads = [line for line in log.lower().splitlines() if "select cast(max(" in line and " as varchar) from " in line]
-    read_tables = sorted(line.rsplit(".", 1)[-1].strip().strip('"') for line in reads)
+    # run_window's reads: `select cast(max(<date column>) as <text type>) from <table>` (no other query has that shape).
+    reads = re.findall(r"select cast\(max\(\w+\) as \w+\) from \S+\.\"?(\w+)\"?\s*$", log, flags=re.M)
+    read_tables = sorted(reads)
     assert read_tables == sorted(OUTPUT_TABLES)
