@@ -80,12 +80,14 @@ def test_todays_run_is_measured_on_the_wall_clock(project):
     # (The readiness gate would stop this slate: its players have no history in the window.)
     extra = ["--extra-vars", "check_window_against_schedule: false, slate_ready_min_share: 0"]
     stale = daily(project, today.isoformat(), *extra)
+    after = datetime.now(timezone.utc)
     # The context of today's game was loaded in 2021: years before now.
     assert stale.returncode == 1
     lag = re.search(r"stale: nba_analytics.upcoming_player_game_context: lag (\d+\.\d) h .*measured at (\S+)\)", stale.stderr)
     assert lag and float(lag.group(1)) > 24 * 365 * 4, stale.stderr
-    # Measured now (or at today's 06:00 New York run if that has passed), not at a date of the data.
-    assert 0 <= (now - datetime.fromisoformat(lag.group(2))).total_seconds() < 24 * 3600, lag.group(2)
+    # Measured during the run (or earlier today, at the nightly run time), not at a date of the data;
+    # the run ends after `now` was read, so the bound is the time after the run.
+    assert 0 <= (after - datetime.fromisoformat(lag.group(2))).total_seconds() < 24 * 3600, lag.group(2)
     for table in SOURCES:
         project.execute(f"update {table} set processed_at = cast(now() as timestamp) - interval 1 hour")
     fresh = daily(project, today.isoformat(), *extra)
