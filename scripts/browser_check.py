@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -105,6 +107,20 @@ def resource_notes(events: list[dict]) -> dict:
     return notes
 
 
+def stop_process_group(browser: subprocess.Popen) -> None:
+    """SIGTERM to Chromium and its helpers, SIGKILL to whatever is left after 10 s."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(browser.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            browser.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        time.sleep(0.2)  # helpers leave the group shortly after the browser
+
+
 def check(page: str, plots: int, texts: list[str], shots: Path, settle: float) -> list[str]:
     path, _, fragment = page.partition("#")
     file = Path(path).resolve()
@@ -112,9 +128,11 @@ def check(page: str, plots: int, texts: list[str], shots: Path, settle: float) -
         return [f"{path} does not exist"]
     url = file.as_uri() + (f"#{fragment}" if fragment else "")
     problems: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+    # Chromium's helper processes (renderer, crashpad) may still write into the profile after the
+    # browser itself exits, so the whole process group is stopped before the profile is removed.
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-", ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             port_file = Path(profile) / "DevToolsActivePort"
             for _ in range(300):
@@ -151,11 +169,7 @@ def check(page: str, plots: int, texts: list[str], shots: Path, settle: float) -
                   f"screenshot {target} ({height} px){noted}")
             tab.ws.close()
         finally:
-            browser.terminate()
-            try:
-                browser.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                browser.kill()
+            stop_process_group(browser)
     return problems
 
 
