@@ -44,7 +44,26 @@
   {%- for name, kind in columns.items() -%}
     {%- do parts.append(hash_part(prefix ~ adapter.quote(name), kind)) -%}
   {%- endfor -%}
-  {{ dbt.hash(parts | join(" || '|' || ")) }}
+  {{ dbt.hash(join_hash_parts(parts)) }}
+{%- endmacro %}
+
+
+{% macro join_hash_parts(parts) -%}
+  {#- The parts (never NULL: each is coalesced) joined with '|'. -#}
+  {{ return(adapter.dispatch('join_hash_parts', 'nba_precompute')(parts)) }}
+{%- endmacro %}
+
+{% macro default__join_hash_parts(parts) -%}
+  {{ unsupported_adapter('join_hash_parts') }}
+{%- endmacro %}
+
+{% macro duckdb__join_hash_parts(parts) -%}
+  {#- One concat_ws builds the string once; a chain of || copies the growing prefix at every step (2.5x slower on 60 columns). -#}
+  concat_ws('|', {{ parts | join(', ') }})
+{%- endmacro %}
+
+{% macro bigquery__join_hash_parts(parts) -%}
+  {{ parts | join(" || '|' || ") }}
 {%- endmacro %}
 
 
@@ -107,23 +126,48 @@
 {%- endmacro %}
 
 
+{% macro derived_row_hash(columns, hash_column, prefix='') -%}
+  {#- The row hash expression over `columns` (the model's columns), refusing a model that returns hash_column itself. -#}
+  {%- if hash_column in columns | map(attribute='name') | map('lower') | list -%}
+    {{ exceptions.raise_compiler_error("Model " ~ this ~ " returns a column " ~ hash_column ~ ", which the project derives from the model's other columns (macros/hashing/row_hash.sql): remove it from the model.") }}
+  {%- endif -%}
+  {{ return(row_hash(hashed_columns(columns, hash_column), prefix)) }}
+{%- endmacro %}
+
+
+{% macro create_table_as(temporary, relation, compiled_code, language='sql') -%}
+  {#-
+    dbt's create_table_as (the adapter's, through dispatch), with one addition: when a SQL model with
+    a derived hash column (row_hash_column) creates its table (first build, full refresh, a table
+    model), the statement computes that column in the same pass, from the columns of the model's
+    query (a zero-row query types them), so the table is written once. The incremental path's
+    temporary relation is left as the model returns it: the merge derives the hash (hash_merge_sql).
+    Other callers pass through unchanged (kwargs: dbt-duckdb's partitioned_by, sorted_by).
+  -#}
+  {%- set hash_column = row_hash_column() if (execute and model.resource_type == 'model') else none -%}
+  {#- model.language: a Python model's post-hook (bigquery__replace_with_row_hash) comes through here too. -#}
+  {%- if hash_column and language == 'sql' and model.language == 'sql' and not is_incremental() -%}
+    {%- set hash = derived_row_hash(get_column_schema_from_query(compiled_code), hash_column, 'dbt_model_rows.') -%}
+    {%- set compiled_code = 'select dbt_model_rows.*, ' ~ hash ~ ' as ' ~ hash_column ~ ' from (\n' ~ compiled_code ~ '\n) as dbt_model_rows' -%}
+    {%- do model.update({'row_hash_written': true}) -%}
+  {%- endif -%}
+  {{ return(adapter.dispatch('create_table_as', 'dbt')(temporary, relation, compiled_code, language, **kwargs)) }}
+{%- endmacro %}
+
+
 {% macro attach_row_hash() %}
   {#-
-    Post-hook of every model (first in the hook list). When the model has a derived hash column
-    (row_hash_column: data_hash for hash_merge models, input_fingerprint for prepared inputs) and
-    this invocation created the table (first build, full refresh, table model), replaces the table
-    with its rows plus that column. An incremental run of a hash_merge model computed it in the
-    merge (hash_merge_sql) instead. Renders the statement, or nothing.
+    Post-hook of every model (first in the hook list). For a model with a derived hash column
+    (row_hash_column) whose table this invocation created without it, that is a Python model's first
+    build or full refresh, replaces the table with its rows plus that column. A SQL model's create
+    statement computed it already (create_table_as above), a merge too (hash_merge_sql). Renders the
+    statement, or nothing.
   -#}
   {%- set hash_column = row_hash_column() -%}
-  {%- if not execute or not hash_column or model.get('merged') or flags.WHICH not in ('run', 'build', 'retry') -%}
+  {%- if not execute or not hash_column or model.get('merged') or model.get('row_hash_written') or flags.WHICH not in ('run', 'build', 'retry') -%}
     {{ return('') }}
   {%- endif -%}
-  {%- set columns = adapter.get_columns_in_relation(this) -%}
-  {%- if hash_column in columns | map(attribute='name') | map('lower') | list -%}
-    {{ exceptions.raise_compiler_error("Model " ~ this ~ " returns a column " ~ hash_column ~ ", which the project derives from the model's other columns (macro attach_row_hash): remove it from the model.") }}
-  {%- endif -%}
-  {{ replace_with_row_hash(this, row_hash(hashed_columns(columns, hash_column)), hash_column) }}
+  {{ replace_with_row_hash(this, derived_row_hash(adapter.get_columns_in_relation(this), hash_column), hash_column) }}
 {% endmacro %}
 
 

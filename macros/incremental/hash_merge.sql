@@ -19,8 +19,8 @@
   the grain by the models and every model has a uniqueness test on its key.
 
   data_hash covers every column the model returns but the bookkeeping ones (var
-  hash_bookkeeping_columns): the merge derives it here from the model's columns, and the post-hook
-  attach_row_hash derives it the same way when the table is created (first build, full refresh).
+  hash_bookkeeping_columns): the merge derives it here from the model's columns; when the table is
+  created (first build, full refresh) create_table_as derives it the same way (row_hash.sql).
 
   Model config:
     hash_merge           true switches this merge on (dbt's stock merge otherwise)
