@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dbt_harness import DbtProject, build_models, generate_demo, grain_checks
+from dbt_harness import PARSE_CACHE_ENV, DbtProject, build_models, generate_demo, grain_checks
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +33,30 @@ class FullBuild:
     grain_checks: tuple  # (declared, ran) staging and intermediate grain checks of the build
 
 
-def shared_build(tmp_path_factory, demo_source_db, name: str, *args: str) -> FullBuild:
-    """`dbt build <args>` (no unit tests) of the demo slice, once per session under `name`; with
-    pytest-xdist the workers share it (the first one to take the lock builds it, the others wait)."""
+def session_shared_dir(tmp_path_factory) -> Path:
+    """The session's temporary directory that every pytest-xdist worker sees."""
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # the directory every xdist worker's basetemp lives in
+    return shared
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_dbt_parse(tmp_path_factory):
+    """dbt invocations of the session's test projects share their partial parse (dbt_harness.parse_cache)."""
+    previous = os.environ.get(PARSE_CACHE_ENV)
+    os.environ[PARSE_CACHE_ENV] = str(session_shared_dir(tmp_path_factory) / "dbt_parse_cache")
+    yield
+    if previous is None:
+        os.environ.pop(PARSE_CACHE_ENV, None)
+    else:
+        os.environ[PARSE_CACHE_ENV] = previous
+
+
+def shared_build(tmp_path_factory, demo_source_db, name: str, *args: str) -> FullBuild:
+    """`dbt build <args>` (no unit tests) of the demo slice, once per session under `name`; with
+    pytest-xdist the workers share it (the first one to take the lock builds it, the others wait)."""
+    shared = session_shared_dir(tmp_path_factory)
     workdir = shared / name
     with open(shared / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

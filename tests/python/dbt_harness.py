@@ -6,6 +6,9 @@ The Phase 3 demo slice is generated once per session and copied for each project
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -40,6 +43,38 @@ def generate_demo(path: Path, until: str = "2021-12-01", seed: int = 42) -> Path
     return path
 
 
+PARSE_CACHE_ENV = "NBA_TEST_PARSE_CACHE"
+
+
+@contextlib.contextmanager
+def parse_cache(project: "DbtProject", args: tuple):
+    """Share dbt's partial parse between the test projects of a session (directory $NBA_TEST_PARSE_CACHE).
+
+    Every project has its own target directory, so each would parse the whole project on its first
+    invocation (about half of a short invocation's time). dbt reuses a saved parse when the project's
+    files, the --vars, profile and target match what it was saved with, whatever the database path
+    (it hashes only the connection's key names), and re-parses any file whose checksum changed. So
+    before an invocation the saved parse of the same project directory and flags, if any, is put in
+    the project's target directory, and after it the parse dbt wrote is kept for the next project."""
+    cache = os.environ.get(PARSE_CACHE_ENV)
+    if not cache:
+        yield
+        return
+    flags = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg in ("--vars", "--profile", "--target")]
+    key = hashlib.sha256(json.dumps([str(project.project_dir), flags, project.env.get("DBT_TARGET")]).encode()).hexdigest()[:20]
+    saved = Path(cache) / f"{key}.msgpack"
+    own = Path(project.env["DBT_TARGET_PATH"]) / "partial_parse.msgpack"
+    if saved.exists():
+        own.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(saved, own)
+    yield
+    if not saved.exists() and own.exists():
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        partial = saved.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copy(own, partial)
+        os.replace(partial, saved)  # atomic: another worker may write the same key
+
+
 class DbtProject:
     """The repository's dbt project bound to one private DuckDB file."""
 
@@ -64,7 +99,8 @@ class DbtProject:
 
     def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run `dbt <args>` in the repo; with check=True a failure raises with dbt's output."""
-        result = subprocess.run([DBT, *args], cwd=self.project_dir, env=self.env, capture_output=True, text=True)
+        with parse_cache(self, args):
+            result = subprocess.run([DBT, *args], cwd=self.project_dir, env=self.env, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
