@@ -6,7 +6,7 @@ every column with the DuckDB run of the same window.
 `--db` is a DuckDB database where `dbt build --select +ml_feature_store_v2 --vars <the same vars>`
 ran (e.g. `make demo`). Steps:
  1. `.venv-spark/` (requirements-spark.txt: the Spark 3.5 / pandas 2.2 / numpy 1.26 of the Dataproc
-    Serverless runtime) is created when missing; `java` must be on PATH (`make spark-check` installs
+    Serverless runtime) is created when missing; `java` must be on PATH (`make java` installs
     Debian's headless JRE when it is not).
  2. scripts/spark_compile.py renders, offline for the BigQuery `prod` target, the scripts
     dbt-bigquery submits: first build and incremental run of each Python model.
@@ -97,7 +97,7 @@ def java_version() -> str:
     """`java -version`'s first line; RuntimeError naming the fix when Java is missing."""
     java = shutil.which("java")
     if not java:
-        raise RuntimeError("Spark needs Java 17: `java` is not on PATH (run `make spark-check`, which installs"
+        raise RuntimeError("Spark needs Java 17: `java` is not on PATH (run `make java`, which installs"
                            " Debian's default-jre-headless, or install a JRE 17)")
     result = subprocess.run([java, "-version"], capture_output=True, text=True)
     return (result.stderr or result.stdout).splitlines()[0]

@@ -52,8 +52,9 @@ def parse_cache(project: "DbtProject", args: tuple):
 
     Every project has its own target directory, so each would parse the whole project on its first
     invocation (about half of a short invocation's time). dbt reuses a saved parse when the project's
-    files, the --vars, profile and target match what it was saved with, whatever the database path
-    (it hashes only the connection's key names), and re-parses any file whose checksum changed. So
+    files, the --vars, the profile's values and the target match what it was saved with (DbtProject.dbt
+    gives every project the same relative database path), and re-parses any file whose checksum
+    changed. So
     before an invocation the saved parse of the same project directory and flags, if any, is put in
     the project's target directory, and after it the parse dbt wrote is kept for the next project."""
     cache = os.environ.get(PARSE_CACHE_ENV)
@@ -99,8 +100,14 @@ class DbtProject:
 
     def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run `dbt <args>` in the repo; with check=True a failure raises with dbt's output."""
+        # The database as a path relative to the working directory (the project's workdir; dbt finds
+        # the project by DBT_PROJECT_DIR): dbt's parse state includes the profile's values, so every
+        # test project then has the same profile and can reuse the shared parse (parse_cache).
+        env = {**self.env, "DBT_PROJECT_DIR": str(self.project_dir)}
+        if env.get("DBT_DUCKDB_PATH") == str(self.db):  # a test may point dbt at another file
+            env["DBT_DUCKDB_PATH"] = self.db.name
         with parse_cache(self, args):
-            result = subprocess.run([DBT, *args], cwd=self.project_dir, env=self.env, capture_output=True, text=True)
+            result = subprocess.run([DBT, *args], cwd=self.db.parent, env=env, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
