@@ -411,6 +411,22 @@ def test_a_column_added_to_a_model_is_hashed_without_editing_a_list(base, tmp_pa
     assert rows_written(result)["player_daily_cache"] == len(expected)
 
 
+def test_a_model_that_returns_its_derived_hash_column_stops_before_writing(base, tmp_path):
+    """data_hash is the project's to derive: a model that returns one of its own is refused by name
+    when its table is created, and the table keeps its rows."""
+    project_dir = copy_of_project(tmp_path)
+    model = project_dir / "models" / "precompute" / "player_daily_cache.sql"
+    marker = "select\n    final.*,"
+    model.write_text(model.read_text().replace(marker, marker + "\n    'hand-made' as data_hash,"))
+    project = DbtProject(tmp_path / "work", base[0].db, project_dir=project_dir)
+    before = project.snapshot("player_daily_cache")
+    result = project.dbt("run", *SELECT, "--vars", WINDOW_VARS, "--full-refresh", check=False)
+    assert result.returncode != 0
+    assert ("returns a column data_hash, which the project derives from the model's other columns"
+            in output_of(result)), output_of(result)[-3000:]
+    assert project.snapshot("player_daily_cache") == before
+
+
 def copy_of_project(tmp_path: Path) -> Path:
     project_dir = tmp_path / "project"
     shutil.copytree(REPO, project_dir, ignore=shutil.ignore_patterns(
