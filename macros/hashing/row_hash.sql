@@ -9,7 +9,9 @@
     float      round(x * 1e6) as a 64-bit integer (NUMERIC and DOUBLE alike)
     date       YYYY-MM-DD
     timestamp  epoch microseconds
-    float_array / string_array   '[' elements rendered as above, joined with ',' ']'
+    float_array / string_array   '[' elements rendered as above, joined with ',' ']'; a NULL
+               array renders as '[]', like an empty one, because BigQuery stores a NULL array
+               as an empty one (so a row hashes alike on both engines)
 
   Which columns a hash covers is derived, never listed: every column of the relation, in its
   column order, except the bookkeeping ones named by the var `hash_bookkeeping_columns`
@@ -31,7 +33,7 @@
   {%- elif kind == 'timestamp' -%}
     coalesce(cast({{ epoch_micros(expression) }} as {{ dbt.type_string() }}), '<null>')
   {%- elif kind in ('float_array', 'string_array') -%}
-    coalesce({{ array_hash_text(expression, kind) }}, '<null>')
+    {{ array_hash_text(expression, kind) }}
   {%- else -%}
     {{ exceptions.raise_compiler_error("hash_part: unknown kind '" ~ kind ~ "' for " ~ expression ~ "; use string, int, bool, float, date, timestamp, float_array or string_array.") }}
   {%- endif -%}
@@ -198,12 +200,12 @@
 {%- endmacro %}
 
 {% macro duckdb__array_hash_text(expression, kind) -%}
-  '[' || array_to_string(list_transform({{ expression }}, lambda x: {{ hash_part('x', 'float' if kind == 'float_array' else 'string') }}), ',') || ']'
+  '[' || coalesce(array_to_string(list_transform({{ expression }}, lambda x: {{ hash_part('x', 'float' if kind == 'float_array' else 'string') }}), ','), '') || ']'
 {%- endmacro %}
 
 {% macro bigquery__array_hash_text(expression, kind) -%}
-  case when {{ expression }} is not null then concat('[', coalesce((
+  concat('[', coalesce((
     select string_agg({{ hash_part('element', 'float' if kind == 'float_array' else 'string') }}, ',' order by position)
     from unnest({{ expression }}) as element with offset as position
-  ), ''), ']') end
+  ), ''), ']')
 {%- endmacro %}

@@ -17,8 +17,8 @@ The story of the table, top-down:
    NULL inputs never crash and never become NaN features (docs/decisions.md#no-nan).
 4. Quality: mean of per-feature weights (phase4 100, phase3 75, calculated 100, default 40), 2 dp;
    `data_source` from the Phase 4 / Phase 3 shares; `quality_tier` gold/silver/bronze/poor/unusable.
-5. Early season (docs/decisions.md#early-season): dates in days 0-13 of their season get placeholder rows (25 NULL
-   features, quality 0, data_source 'early_season', quality_tier NULL); other rows have
+5. Early season (docs/decisions.md#early-season): dates in days 0-13 of their season get placeholder rows (features
+   NULL, quality 0, data_source 'early_season', quality_tier NULL); other rows have
    early_season_flag FALSE, never NULL.
 6. Provenance (for the people who train on and serve the table): `feature_sources` names the tier
    label of every feature (parallel to `features`), `default_feature_count` counts `default`, and
@@ -761,10 +761,10 @@ def feature_rows(inputs, min_quality=TRAINING_READY_MIN_QUALITY):
 
 
 def placeholder_rows(inputs):
-    """Early-season placeholders (docs/decisions.md#early-season): 25 NULL features, quality 0, data_source early_season."""
+    """Early-season placeholders (docs/decisions.md#early-season): features NULL (a NULL array: BigQuery
+    refuses NULL elements), quality 0, data_source early_season."""
     rows = _context_columns(inputs)
-    nulls = np.full((len(inputs), FEATURE_COUNT), np.nan)  # NaN elements are written as NULL
-    rows["features"] = pd.Series(list(nulls), index=inputs.index, dtype=object)
+    rows["features"] = _constant(inputs, None)
     rows["feature_names"] = _constant(inputs, list(FEATURE_NAMES))
     rows["feature_count"] = FEATURE_COUNT
     rows["feature_version"] = FEATURE_VERSION

@@ -30,7 +30,9 @@ def reference_round_half_away(value):
 
 
 def reference_hash_text(value, kind):
-    """The row-hash text of one value, one Python call per value (docs/python_model_contract.md table)."""
+    """The row-hash text of one value, one Python call per value (macros/hashing/row_hash.sql header)."""
+    if kind.endswith("_array") and _reference_is_missing(value):
+        return "[]"  # BigQuery stores a NULL array as an empty one: both render alike
     if _reference_is_missing(value):
         return "<null>"
     if kind == "string":

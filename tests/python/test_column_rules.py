@@ -97,17 +97,18 @@ def test_clean_tables_pass(corrupted):
 
 def test_array_rules_of_the_feature_store_catch_broken_arrays(corrupted):
     """The array rules (dispatched macros, macros/cross_db/arrays.sql) each report their broken row:
-    the compiled test runs on the table with three more rows corrupted in a subquery."""
+    the compiled test runs on the table with four more rows corrupted in a subquery."""
     import re
 
     project, _, quality_player = corrupted
     _, compiled = run_rules(project, "ml_feature_store_v2_column_rules", f"{{date: {DAY}}}")
     players = [row[0] for row in project.query(
         f"select player_lookup from {MLFS} where game_date = date '{DAY}' and not early_season_flag"
-        f" and player_lookup <> ? order by player_lookup limit 3", [quality_player])]
+        f" and player_lookup <> ? order by player_lookup limit 4", [quality_player])]
     features = {  # 1-based positions, as the rules
         players[0]: "list_transform(features, lambda x, i: case when i = 10 then 5.0 else x end)",
         players[1]: "list_transform(features, lambda x, i: case when i = 3 then 'nan'::double else x end)",
+        players[3]: "features[1:24]",
     }
     sources = {players[2]: "list_transform(feature_sources, lambda s, i: case when i = 11 then 'phase4' else s end)"}
 
@@ -123,6 +124,7 @@ def test_array_rules_of_the_feature_store_catch_broken_arrays(corrupted):
     assert dict(rows) == {
         quality_player: "quality_on_reachable_grid",
         players[0]: "feature_ranges",  # rest_advantage outside [-2, 2]
-        players[1]: "computed_rows_have_no_null_feature",  # a NaN feature
+        players[1]: "computed_rows_have_25_features_none_null",  # a NaN feature
+        players[3]: "computed_rows_have_25_features_none_null",  # 24 features
         players[2]: "calculated_and_context_features_keep_their_labels",  # injury_risk labelled phase4
     }

@@ -2,12 +2,16 @@
 
 One Spark job for the whole module (one SparkSession, in .venv-spark/): dbt compiles both models for
 the BigQuery `prod` target, and the scripts dbt-bigquery would submit run on local Spark with a
-loader in place of the BigQuery connector, reading the rows a DuckDB build of the demo date read.
+loader in place of the BigQuery connector, reading the rows a DuckDB build of the same window read.
 The DuckDB build is the independent engine: every written row is compared with its table, column by
 column, after the first build and after an incremental re-run that changes nothing.
+
+The window is the last early-season day of 2021-22 (day 13: placeholder rows) and the first day after
+it (computed rows), so both kinds of row are written the way BigQuery must store them.
 """
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -21,14 +25,16 @@ from dbt_harness import REPO, DbtProject
 sys.path.insert(0, str(REPO / "scripts"))
 import spark_run  # noqa: E402
 
-DATE = "2021-12-01"
-VARS = f"{{date: {DATE}}}"
+SEASON_START = dt.date(2021, 10, 19)
+LAST_EARLY_DAY = SEASON_START + dt.timedelta(days=13)
+FIRST_COMPUTED_DAY = LAST_EARLY_DAY + dt.timedelta(days=1)
+VARS = f"{{start_date: {LAST_EARLY_DAY}, end_date: {FIRST_COMPUTED_DAY}}}"
 MODELS = spark_run.PYTHON_MODELS
 
 
 @pytest.fixture(scope="module")
 def spark_report(tmp_path_factory, demo_source_db):
-    """The Spark run of both models on the demo date, compared with DuckDB's run of the same window."""
+    """The Spark run of both models on the window, compared with DuckDB's run of the same window."""
     work = tmp_path_factory.mktemp("spark")
     (work / "duckdb").mkdir()
     project = DbtProject(work / "duckdb", demo_source_db)
@@ -83,9 +89,10 @@ def test_every_row_and_column_equals_the_duckdb_run(spark_report, name, run):
     result = comparison["vs_duckdb"]
     with duckdb.connect(str(spark_report["first_db"]), read_only=True) as connection:
         schema = "dev_nba_predictions" if name == "ml_feature_store_v2" else "dev_nba_precompute"
-        duckdb_rows = connection.execute(f"select count(*) from {schema}.{name} where game_date = '{DATE}'").fetchone()[0]
+        duckdb_rows = connection.execute(f"select count(*) from {schema}.{name} where game_date between"
+                                         f" '{LAST_EARLY_DAY}' and '{FIRST_COMPUTED_DAY}'").fetchone()[0]
     print(f"{name} {run}: {result['rows_equal']} of {result['rows_compared']} rows equal on {result['columns_compared']} columns")
-    assert duckdb_rows > 250
+    assert duckdb_rows > 300
     assert (result["rows_compared"], result["rows_equal"], result["only_in_duckdb"], result["only_in_spark"]) == (
         duckdb_rows, duckdb_rows, 0, 0), result
     # every column but the write moment and the generation timing is compared
@@ -132,6 +139,20 @@ def test_spark_schema_has_the_declared_bigquery_types(spark_report, name):
             assert written[column] == kind, column
 
 
+def test_placeholder_rows_are_written_as_bigquery_stores_them(spark_report):
+    """The placeholders of the last early-season day carry a NULL `features` array, never an array of
+    NULL elements (BigQuery refuses those: the write would fail); the day after has none."""
+    output = spark_report["work"] / "out" / "ml_feature_store_v2.first_build" / "rows.parquet"
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "select game_date, early_season_flag, count(*), count(features), min(len(features)), max(len(features))"
+            f" from read_parquet('{output}/*.parquet') group by all order by all").fetchall()
+    (early_day, early, placeholders, with_features, *_), (computed_day, later, computed, computed_with, shortest, longest) = rows
+    assert (early_day, early, computed_day, later) == (LAST_EARLY_DAY, True, FIRST_COMPUTED_DAY, False)
+    assert placeholders > 200 and with_features == 0
+    assert computed > 80 and computed_with == computed and shortest == longest == 25
+
+
 def test_the_comparison_sees_one_changed_value(spark_report, tmp_path):
     """Canary: the same comparison on a copy of the output with one value changed finds that one row."""
     output = spark_report["work"] / "out" / "ml_feature_store_v2.first_build" / "rows.parquet"
@@ -139,7 +160,7 @@ def test_the_comparison_sees_one_changed_value(spark_report, tmp_path):
     changed.mkdir()
     with duckdb.connect() as connection:
         connection.execute(
-            f"copy (select * replace (case when row_number() over (order by player_lookup) = 1"
+            f"copy (select * replace (case when row_number() over (order by early_season_flag, player_lookup) = 1"
             f" then list_transform(features, lambda x: x + 0.001) else features end as features)"
             f" from read_parquet('{output}/*.parquet')) to '{changed}/part.parquet' (format parquet)")
     result = spark_run.compare(spark_report["first_db"], changed, "ml_feature_store_v2", "int_ml_feature_store__inputs")
