@@ -2,7 +2,8 @@
 
 Each `DbtProject` gets its own database file, target path, log path and profiles dir, so tests
 never touch the developer's `data/nba.duckdb` or `target/` and can run one after another safely.
-The Phase 3 demo slice is generated once per session and copied for each project.
+The Phase 3 demo slice is generated once per session and copied for each project. dbt runs inside
+the test process (run_in_process), as a subprocess only when called from another thread.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -76,6 +78,48 @@ def parse_cache(env: dict, args: tuple):
         os.replace(partial, saved)  # atomic: another worker may write the same key
 
 
+def run_in_process(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    """`dbt <args>` through dbt's programmatic entry point (dbtRunner) in this process, with `env` as
+    the environment and `cwd` as the working directory for the call; returns what the command line
+    would: exit code 0 (success), 1 (a node failed) or 2 (dbt stopped with an error), and as stdout
+    the messages dbt logs at info level and above, one per line.
+
+    A dbt process spends 2-3 CPU-seconds importing dbt and its adapters before it reads a file; the
+    test suite makes a few hundred invocations, so each pytest worker imports them once instead.
+    Workarounds: dbt-duckdb keeps its DuckDB environment in a class attribute and reuses it while
+    the credentials compare equal, and every test project has the same (relative) database path, so
+    the environment is closed after each call; dbt reads its flags and profile from os.environ, so
+    the environment is swapped for the call and restored after it."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+
+    lines: list[str] = []
+
+    def collect(event) -> None:
+        if event.info.level != "debug" and event.info.msg:
+            lines.append(event.info.msg)
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        # stdout logging off (the callback collects the same messages); the debug log file as on the command line
+        outcome = dbtRunner(callbacks=[collect]).invoke(["--log-level", "none", "--log-level-file", "debug", *args])
+    finally:
+        with DuckDBConnectionManager._LOCK:
+            if DuckDBConnectionManager._ENV is not None:
+                DuckDBConnectionManager._ENV.close()
+                DuckDBConnectionManager._ENV = None
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    if outcome.exception is not None:
+        lines.append(f"Encountered an error:\n{outcome.exception}")
+    code = 0 if outcome.success else (2 if outcome.exception is not None else 1)
+    return subprocess.CompletedProcess([DBT, *args], code, "\n".join(lines) + "\n", "")
+
+
 class DbtProject:
     """The repository's dbt project bound to one private DuckDB file."""
 
@@ -107,7 +151,12 @@ class DbtProject:
         if env.get("DBT_DUCKDB_PATH") == str(self.db):  # a test may point dbt at another file
             env["DBT_DUCKDB_PATH"] = self.db.name
         with parse_cache(env, args):
-            result = subprocess.run([DBT, *args], cwd=self.db.parent, env=env, capture_output=True, text=True)
+            # in this process, but for a call from another thread: os.environ and the working
+            # directory are the process's own, so a thread's call runs as a subprocess
+            if threading.current_thread() is threading.main_thread():
+                result = run_in_process(list(args), env, self.db.parent)
+            else:
+                result = subprocess.run([DBT, *args], cwd=self.db.parent, env=env, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result

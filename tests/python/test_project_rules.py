@@ -77,3 +77,21 @@ def test_each_output_table_is_partitioned_by_its_window_column_and_clusters_on_i
         if not cluster_by or not set(cluster_by) <= documented:
             problems.append(f"{name}: cluster_by {cluster_by} not all documented columns")
     assert problems == []
+
+
+def test_every_dispatched_macro_names_the_adapters_it_serves_and_its_default_refuses(manifest):
+    """Each macro the project dispatches in its own namespace has a duckdb__ and a bigquery__
+    implementation, and its default__ stops with `unsupported_adapter` instead of running one
+    engine's SQL on another. The dispatched names are read from the macros' own code."""
+    import re
+
+    macros = {node["name"]: node["macro_sql"] for node in manifest["macros"].values()
+              if node["package_name"] == manifest["metadata"]["project_name"]}
+    dispatched = {name for sql in macros.values()
+                  for name in re.findall(r"adapter\.dispatch\('(\w+)'(?:\s*,\s*'nba_precompute')?\)", sql)}
+    assert len(dispatched) > 10
+    problems = [f"{name}: no {prefix}{name}" for name in sorted(dispatched)
+                for prefix in ("default__", "duckdb__", "bigquery__") if prefix + name not in macros]
+    problems += [f"default__{name} does not call unsupported_adapter" for name in sorted(dispatched)
+                 if "default__" + name in macros and "unsupported_adapter(" not in macros["default__" + name]]
+    assert problems == []
