@@ -19,7 +19,7 @@ SEED ?= 42
 DEMO_DATE ?= 2021-12-01
 export DBT_DUCKDB_PATH := $(DB)
 
-.PHONY: help setup data demo test pytest dbt-test lint bigquery-check test-bigquery test-differential docs docs-serve daily backfill training-set evaluate bench report browser-check clean java spark-run inline-helpers
+.PHONY: help setup data demo test checks-bigquery checks-project pytest dbt-test lint bigquery-check test-bigquery test-differential docs docs-serve daily backfill training-set evaluate bench report browser-check chromium clean java spark-run inline-helpers
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -44,7 +44,21 @@ demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its ups
 	$(DBT) build --select +ml_feature_store_v2 --vars '{date: $(DEMO_DATE)}'
 	$(BIN)/python scripts/show_result.py --db $(DB) --date $(DEMO_DATE)
 
-test: setup pytest dbt-test lint bigquery-check test-bigquery  ## The whole suite: pytest, dbt build with every data and unit test, sqlfluff, BigQuery render check and emulator run, browser check.
+# The suite is three independent groups run side by side (CPU-bound, but no group alone keeps both
+# cores busy); each group's output is printed in one piece when it ends. They share no files: pytest
+# works in temporary directories, the BigQuery checks under their --work-dir, and only the project
+# group uses target/. The Debian packages are installed first, one apt at a time.
+test: setup java chromium  ## The whole suite: pytest | BigQuery render check, emulator run | dbt build with every data and unit test, sqlfluff, browser check.
+	@echo "make test: running side by side: [pytest] [bigquery-check, test-bigquery] [dbt-test, lint, browser-check]"
+	@$(MAKE) --no-print-directory -j3 --output-sync=recurse pytest checks-bigquery checks-project
+
+checks-bigquery: setup  ## The BigQuery group of make test: offline render check, then the emulator run.
+	$(MAKE) --no-print-directory bigquery-check
+	$(MAKE) --no-print-directory test-bigquery
+
+checks-project: setup profiles.yml  ## The project group of make test: dbt build, sqlfluff, then the browser check on the build's database.
+	$(MAKE) --no-print-directory dbt-test
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory browser-check BROWSER_DB=target/ci.duckdb
 
 # Two workers (pytest-xdist), a test module stays on one worker (its module fixtures are built once).
@@ -105,8 +119,10 @@ report: setup  ## Feature health page target/feature_health.html from DB's model
 # dbt-test has just built, instead of building the same data again), else its own
 # (target/browser.duckdb), generated and built here. It builds the report and the docs page from it.
 BROWSER_DB ?=
-browser-check: setup profiles.yml  ## Headless Chromium opens the report and the dbt docs page: screenshots, fails on a JS error or a missing plot.
+chromium:  ## Check for Chromium (the browser check needs it); install Debian's chromium when missing.
 	@test -x /usr/bin/chromium || { echo "installing chromium (Debian package)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+browser-check: setup profiles.yml chromium  ## Headless Chromium opens the report and the dbt docs page: screenshots, fails on a JS error or a missing plot.
 ifeq ($(BROWSER_DB),)
 	@rm -f target/browser.duckdb
 	$(MAKE) --no-print-directory data DB=target/browser.duckdb

@@ -26,6 +26,7 @@ same functions on the demo date inside `make test`.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -78,18 +79,22 @@ def pinned_requirements() -> dict[str, str]:
 
 
 def ensure_spark_venv() -> Path:
-    """.venv-spark/bin/python with exactly the pins of requirements-spark.txt (created when missing)."""
+    """.venv-spark/bin/python with exactly the pins of requirements-spark.txt (created when missing).
+    `make test` runs the Spark proof and the emulator run side by side, and both call this: a lock
+    file makes the second wait for the first one's install instead of installing over it."""
     python = SPARK_VENV / "bin" / "python"
     pins = pinned_requirements()
     probe = ("import importlib.metadata as m, json, sys; "
              "print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))")
-    if python.exists():
-        result = subprocess.run([str(python), "-c", probe, *pins], capture_output=True, text=True)
-        if result.returncode == 0 and {k.lower(): v for k, v in json.loads(result.stdout).items()} == pins:
-            return python
-    print(f"  creating {SPARK_VENV.name}/ from {SPARK_REQUIREMENTS.name}", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(SPARK_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(SPARK_REQUIREMENTS)], check=True)
+    with open(SPARK_VENV.with_name(SPARK_VENV.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists():
+            result = subprocess.run([str(python), "-c", probe, *pins], capture_output=True, text=True)
+            if result.returncode == 0 and {k.lower(): v for k, v in json.loads(result.stdout).items()} == pins:
+                return python
+        print(f"  creating {SPARK_VENV.name}/ from {SPARK_REQUIREMENTS.name}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(SPARK_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(SPARK_REQUIREMENTS)], check=True)
     return python
 
 

@@ -42,6 +42,15 @@ def session_shared_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def make_as_a_user_runs_it():
+    """Tests that run `make` run it as a user would, not as a sub-make of `make test`: without the
+    parent's MAKEFLAGS (its -j jobserver and --output-sync would leak into the command under test)."""
+    saved = {name: os.environ.pop(name) for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL") if name in os.environ}
+    yield
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def shared_dbt_parse(tmp_path_factory):
     """dbt invocations of the session's test projects share their partial parse (dbt_harness.parse_cache)."""
     previous = os.environ.get(PARSE_CACHE_ENV)
