@@ -4,9 +4,8 @@
 
 Steps (any failure makes the exit status non-zero; the server is always stopped):
  1. Create the emulator's own virtualenv (crucible pins duckdb 1.5) with crucible-emulator[server],
-    once per pinned version: it is cached under ~/.cache/nba_precompute/ (or $XDG_CACHE_HOME, or
-    $BQ_EMULATOR_VENV) in a folder named by a hash of the pin and the Python version, so a clean
-    clone reuses it; a half-built one (no `.complete` marker) is rebuilt.
+    once per pinned version, in the user's cache (scripts/cached_venv.py; $BQ_EMULATOR_VENV
+    overrides where), so a clean clone reuses it.
  2. Start `crucible serve --dialect bigquery` on a free 127.0.0.1 port, wait until it answers.
  3. Generate the demo Phase 3 data (`python -m nba_phase3_gen --seasons 1 --until 2021-12-01`) and
     load the six tables into datasets nba_analytics / nba_raw through google-cloud-bigquery (CSV
@@ -45,8 +44,6 @@ DBT_TARGET_PATH and DBT_LOG_PATH under --work-dir. The last line reads
 from __future__ import annotations
 
 import argparse
-import fcntl
-import hashlib
 import io
 import json
 import os
@@ -60,14 +57,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from cached_venv import ensure_venv
+from dbt_parse_cache import shared_parse
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PROFILES_TEMPLATE = PROJECT_DIR / "tests" / "bigquery" / "profiles.yml.template"
 CRUCIBLE_VERSION = os.environ.get("CRUCIBLE_VERSION", "0.1.0a2")
 EMULATOR_REQUIREMENT = f"crucible-emulator[server]=={CRUCIBLE_VERSION}"
-# The emulator's virtualenv, keyed by what is installed in it (the pin and the interpreter's version).
-_VENV_KEY = hashlib.sha256(f"{EMULATOR_REQUIREMENT} python{sys.version_info[:2]}".encode()).hexdigest()[:12]
-EMULATOR_VENV = Path(os.environ.get("BQ_EMULATOR_VENV") or Path(
-    os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nba_precompute" / f"bq-emulator-{_VENV_KEY}")
 BQ_PROJECT = "nba-props-platform"
 DEMO_ARGS = ["--seasons", "1", "--until", "2021-12-01"]
 INCREMENTAL_DATE = "2021-11-20"
@@ -115,21 +111,9 @@ class Report:
 
 
 def ensure_emulator_venv() -> Path:
-    crucible = EMULATOR_VENV / "bin" / "crucible"
-    python = EMULATOR_VENV / "bin" / "python"
-    complete = EMULATOR_VENV / ".complete"
-    EMULATOR_VENV.parent.mkdir(parents=True, exist_ok=True)
-    with open(EMULATOR_VENV.parent / f"{EMULATOR_VENV.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two runs at once: the second waits and reuses the first's venv
-        if complete.exists() and crucible.exists():
-            print(f"  reusing {EMULATOR_VENV} ({EMULATOR_REQUIREMENT})", flush=True)
-            return crucible
-        print(f"  creating {EMULATOR_VENV} with {EMULATOR_REQUIREMENT}", flush=True)
-        shutil.rmtree(EMULATOR_VENV, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(EMULATOR_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", EMULATOR_REQUIREMENT], check=True)
-        complete.write_text(EMULATOR_REQUIREMENT + "\n")
-    return crucible
+    """The crucible executable of the emulator's venv (scripts/cached_venv.py; $BQ_EMULATOR_VENV overrides where)."""
+    override = Path(os.environ["BQ_EMULATOR_VENV"]) if os.environ.get("BQ_EMULATOR_VENV") else None
+    return ensure_venv("bq-emulator", [EMULATOR_REQUIREMENT], override) / "bin" / "crucible"
 
 
 def free_port() -> int:
@@ -382,7 +366,8 @@ def dbt_env(work_dir: Path, endpoint: str, name: str) -> dict:
 
 def run_dbt(args: list[str], env: dict, label: str, log_name: str, work_dir: Path) -> tuple[int, str]:
     started = time.time()
-    result = subprocess.run([dbt_executable(), *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    with shared_parse(work_dir / "parse", env, args):  # each step has its own target directory
+        result = subprocess.run([dbt_executable(), *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     output = result.stdout + result.stderr
     (work_dir / f"{log_name}.out").write_text(output)
     print(f"  dbt {' '.join(args)}  ->  exit {result.returncode} in {time.time() - started:.0f} s"
@@ -445,8 +430,9 @@ EMULATOR_QUIRKS = {
 def run_local_dataproc(args: list[str], env: dict, log_name: str, work_dir: Path) -> tuple[int, str]:
     """`dbt <args>` through scripts/local_dataproc.py (Dataproc submission -> local Spark)."""
     started = time.time()
-    result = subprocess.run([sys.executable, str(PROJECT_DIR / "scripts" / "local_dataproc.py"), *args],
-                            cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    with shared_parse(work_dir / "parse", env, args):
+        result = subprocess.run([sys.executable, str(PROJECT_DIR / "scripts" / "local_dataproc.py"), *args],
+                                cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     output = result.stdout + result.stderr
     (work_dir / f"{log_name}.out").write_text(output)
     print(f"  dbt {' '.join(args)}  ->  exit {result.returncode} in {time.time() - started:.0f} s"

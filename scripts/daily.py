@@ -11,12 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
-
-DBT = str(Path(sys.executable).with_name("dbt"))
 
 
 def iso_date(text: str) -> str:
@@ -48,13 +45,20 @@ def main() -> int:
     parser.add_argument("--extra-vars", default="", help="extra vars, e.g. 'freshness_error_hours: 100000'")
     args = parser.parse_args()
     extra = f", {args.extra_vars}" if args.extra_vars else ""
-    # Both invocations get the same --vars: dbt discards its partial parse whenever --vars change, so
-    # the freshness check pays the night's one full re-parse and the build reuses it.
     run_vars = f"{{date: {args.date}, completeness_severity: error, feature_health_severity: error{extra}}}"
     sources_json = Path(os.environ.get("DBT_TARGET_PATH", "target")) / "sources.json"
     sources_json.unlink(missing_ok=True)  # never read a previous night's verdict
-    freshness = subprocess.run([DBT, "source", "freshness", "--vars", run_vars])
-    if freshness.returncode != 0:
+    # One dbt in this process, one parse a night: the freshness check and the build reuse the
+    # manifest that `dbt parse` returns (dbtRunner(manifest=...)) instead of each loading it again.
+    from dbt.cli.main import dbtRunner
+
+    parsed = dbtRunner().invoke(["parse", "--vars", run_vars])
+    if not parsed.success:
+        print("Daily run stopped: `dbt parse` failed (see the error above), nothing was built.", file=sys.stderr)
+        return 1
+    runner = dbtRunner(manifest=parsed.result)
+    freshness = runner.invoke(["source", "freshness", "--vars", run_vars])
+    if not freshness.success:
         stale = stale_sources(sources_json) if sources_json.exists() else []
         if stale:
             print("Daily run stopped: stale or unreadable sources, nothing was built.", file=sys.stderr)
@@ -66,12 +70,8 @@ def main() -> int:
                   file=sys.stderr)
         return 1
     # Unit tests check code, not data: they run in CI (make test), not every night.
-    build = subprocess.run(
-        [DBT, "build", "--exclude-resource-type", "unit_test",
-         "--vars", run_vars]
-    )
-    return build.returncode
-
+    build = runner.invoke(["build", "--exclude-resource-type", "unit_test", "--vars", run_vars])
+    return 0 if build.success else 1
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,7 +9,7 @@ own: the incremental materialization (temporary table, then the project's MERGE)
 (attach_row_hash), the tests and every SQL statement run on the emulator at $BQ_EMULATOR_ENDPOINT.
 
 LocalDataprocHelper.submit(script) runs the exact script dbt-bigquery would submit, on local Spark
-(scripts/spark_submit.py in .venv-spark/): every table the script reads (its `ref`s, and `this` for
+(scripts/spark_submit.py in the Spark venv): every table the script reads (its `ref`s, and `this` for
 the models' stored rows) is exported from the emulator to Parquet with its BigQuery column types
 and served by spark_submit's loader; the DataFrame the script writes through
 `df.write.format("bigquery")...save(table)` is loaded into that emulator table (CREATE OR REPLACE

@@ -5,8 +5,8 @@ every column with the DuckDB run of the same window.
 
 `--db` is a DuckDB database where `dbt build --select +ml_feature_store_v2 --vars <the same vars>`
 ran (e.g. `make demo`). Steps:
- 1. `.venv-spark/` (requirements-spark.txt: the Spark 3.5 / pandas 2.2 / numpy 1.26 of the Dataproc
-    Serverless runtime) is created when missing; `java` must be on PATH (`make java` installs
+ 1. The Spark venv (requirements-spark.txt: the Spark 3.5 / pandas 2.2 / numpy 1.26 of the Dataproc
+    Serverless runtime) is built on first use in the user's cache (scripts/cached_venv.py); `java` must be on PATH (`make java` installs
     Debian's headless JRE when it is not).
  2. scripts/spark_compile.py renders, offline for the BigQuery `prod` target, the scripts
     dbt-bigquery submits: first build and incremental run of each Python model.
@@ -26,7 +26,6 @@ same functions on the demo date inside `make test`.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import shutil
@@ -35,8 +34,9 @@ import sys
 import time
 from pathlib import Path
 
+from cached_venv import ensure_venv, requirement_lines
+
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-SPARK_VENV = PROJECT_DIR / ".venv-spark"
 SPARK_REQUIREMENTS = PROJECT_DIR / "requirements-spark.txt"
 PYTHON_MODELS = ("player_composite_factors", "ml_feature_store_v2")
 KEY = ("player_lookup", "game_date")
@@ -68,34 +68,12 @@ def bigquery_type(duckdb_type: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def pinned_requirements() -> dict[str, str]:
-    pins = {}
-    for line in SPARK_REQUIREMENTS.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if "==" in line:
-            name, version = line.split("==")
-            pins[name.strip().lower()] = version.strip()
-    return pins
-
-
 def ensure_spark_venv() -> Path:
-    """.venv-spark/bin/python with exactly the pins of requirements-spark.txt (created when missing).
-    `make test` runs the Spark proof and the emulator run side by side, and both call this: a lock
-    file makes the second wait for the first one's install instead of installing over it."""
-    python = SPARK_VENV / "bin" / "python"
-    pins = pinned_requirements()
-    probe = ("import importlib.metadata as m, json, sys; "
-             "print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))")
-    with open(SPARK_VENV.with_name(SPARK_VENV.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if python.exists():
-            result = subprocess.run([str(python), "-c", probe, *pins], capture_output=True, text=True)
-            if result.returncode == 0 and {k.lower(): v for k, v in json.loads(result.stdout).items()} == pins:
-                return python
-        print(f"  creating {SPARK_VENV.name}/ from {SPARK_REQUIREMENTS.name}", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(SPARK_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-r", str(SPARK_REQUIREMENTS)], check=True)
-    return python
+    """The python of the Spark venv: exactly requirements-spark.txt, built once per set of pins in the
+    user's cache and shared by every clone (scripts/cached_venv.py); $SPARK_VENV overrides where."""
+    requirements = requirement_lines(SPARK_REQUIREMENTS.read_text())
+    override = Path(os.environ["SPARK_VENV"]) if os.environ.get("SPARK_VENV") else None
+    return ensure_venv("spark", requirements, override) / "bin" / "python"
 
 
 def java_version() -> str:

@@ -1,9 +1,9 @@
 """Local stand-in for a Dataproc Serverless batch: runs the scripts of scripts/spark_compile.py.
 
-    .venv-spark/bin/python scripts/spark_submit.py JOB.json
+    <spark venv>/bin/python scripts/spark_submit.py JOB.json
 
-Runs in `.venv-spark/` (requirements-spark.txt: the Spark, pandas and numpy of the Dataproc
-Serverless runtime dbt-bigquery submits to), never in the project's `.venv`. One SparkSession
+Runs in the Spark venv (scripts/cached_venv.py; requirements-spark.txt: the Spark, pandas and numpy
+of the Dataproc Serverless runtime dbt-bigquery submits to), never in the project's `.venv`. One SparkSession
 (`local[2]`, session time zone UTC as on Dataproc) runs every step of the job in order; the
 script's own `SparkSession.builder.getOrCreate()` returns it.
 

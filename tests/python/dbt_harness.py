@@ -7,9 +7,6 @@ the test process (run_in_process), as a subprocess only when called from another
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -20,6 +17,8 @@ from pathlib import Path
 import duckdb
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+from dbt_parse_cache import shared_parse  # noqa: E402
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 # Outputs of `make demo` / `make test`: schema names on the DuckDB dev target.
@@ -45,37 +44,7 @@ def generate_demo(path: Path, until: str = "2021-12-01", seed: int = 42) -> Path
     return path
 
 
-PARSE_CACHE_ENV = "NBA_TEST_PARSE_CACHE"
-
-
-@contextlib.contextmanager
-def parse_cache(env: dict, args: tuple):
-    """Share dbt's partial parse between the test projects of a session (directory $NBA_TEST_PARSE_CACHE).
-
-    Every project has its own target directory, so each would parse the whole project on its first
-    invocation (about 5 of a short invocation's 8 CPU-seconds). dbt reuses a saved parse when the
-    project's files, the --vars, the profile's values (DbtProject.dbt gives every project the same
-    relative database path) and the target match what it was saved with, and re-parses any file
-    whose checksum changed. So before an invocation the saved parse of the same project directory,
-    database path and flags, if any, is put in the project's target directory, and after it the
-    parse dbt wrote is kept for the next project. `env` is the invocation's environment."""
-    cache = os.environ.get(PARSE_CACHE_ENV)
-    if not cache:
-        yield
-        return
-    flags = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg in ("--vars", "--profile", "--target")]
-    identity = [env.get(name) for name in ("DBT_PROJECT_DIR", "DBT_DUCKDB_PATH", "DBT_TARGET")] + flags
-    saved = Path(cache) / f"{hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:20]}.msgpack"
-    own = Path(env["DBT_TARGET_PATH"]) / "partial_parse.msgpack"
-    if saved.exists():
-        own.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(saved, own)
-    yield
-    if not saved.exists() and own.exists():
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        partial = saved.with_suffix(f".{os.getpid()}.tmp")
-        shutil.copy(own, partial)
-        os.replace(partial, saved)  # atomic: another worker may write the same key
+PARSE_CACHE_ENV = "NBA_TEST_PARSE_CACHE"  # the session's shared parse directory (conftest.py)
 
 
 def run_in_process(args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
@@ -123,9 +92,14 @@ def run_in_process(args: list[str], env: dict, cwd: Path) -> subprocess.Complete
 class DbtProject:
     """The repository's dbt project bound to one private DuckDB file."""
 
-    def __init__(self, workdir: Path, source_db: Path, project_dir: Path = REPO):
+    def __init__(self, workdir: Path, source_db: Path, project_dir: Path = REPO, artifacts: bool = False):
+        """A copy of `source_db` in `workdir`. dbt writes its JSON artifacts (manifest.json,
+        run_results.json: about a tenth of a short invocation's CPU) only with artifacts=True, for
+        tests that read them; otherwise the previous ones are deleted before each invocation, so
+        that nothing reads an earlier invocation's results by mistake."""
         self.workdir = workdir
         self.project_dir = project_dir
+        self.artifacts = artifacts
         workdir.mkdir(parents=True, exist_ok=True)
         self.db = workdir / "nba.duckdb"
         shutil.copy(source_db, self.db)
@@ -146,11 +120,16 @@ class DbtProject:
         """Run `dbt <args>` on this project's database; with check=True a failure raises with dbt's output."""
         # The database as a path relative to the working directory (the project's workdir; dbt finds
         # the project by DBT_PROJECT_DIR): dbt's parse state includes the profile's values, so every
-        # test project then has the same profile and can reuse the shared parse (parse_cache).
-        env = {**self.env, "DBT_PROJECT_DIR": str(self.project_dir)}
+        # test project then has the same profile and can reuse the shared parse (shared_parse).
+        env = {**self.env, "DBT_PROJECT_DIR": str(self.project_dir), "DBT_WRITE_JSON": str(self.artifacts).lower()}
+        if not self.artifacts:
+            for name in ("manifest.json", "run_results.json"):
+                (Path(env["DBT_TARGET_PATH"]) / name).unlink(missing_ok=True)
         if env.get("DBT_DUCKDB_PATH") == str(self.db):  # a test may point dbt at another file
             env["DBT_DUCKDB_PATH"] = self.db.name
-        with parse_cache(env, args):
+        # every project has its own target directory: the session's test projects share their parse
+        cache = os.environ.get(PARSE_CACHE_ENV)
+        with shared_parse(Path(cache) if cache else None, env, args):
             # in this process, but for a call from another thread: os.environ and the working
             # directory are the process's own, so a thread's call runs as a subprocess
             if threading.current_thread() is threading.main_thread():

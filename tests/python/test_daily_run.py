@@ -101,3 +101,13 @@ def test_a_date_outside_every_season_stops_the_daily_run_naming_the_var(project)
     assert "`dbt source freshness` failed" in result.stderr
     assert "stale:" not in result.stderr
     assert output_tables(project) == []
+
+
+def test_vars_dbt_cannot_read_stop_the_daily_run_before_anything_is_built(project):
+    # The night's one parse fails (the extra vars are not YAML): neither the freshness check nor the
+    # build starts.
+    result = daily(project, "2021-11-20", "--extra-vars", "freshness_error_hours: [1")
+    assert result.returncode == 1
+    assert "Daily run stopped: `dbt parse` failed" in result.stderr, result.stderr
+    assert "source freshness" not in result.stderr
+    assert output_tables(project) == []

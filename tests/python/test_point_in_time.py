@@ -81,6 +81,7 @@ def rewrite_box_scores(project: DbtProject, date: str) -> dict:
 
 def test_games_on_the_date_never_change_its_rows_but_games_before_do(project):
     d, day_before = "2021-11-20", "2021-11-19"
+    project.artifacts = True  # grain_checks reads the build's manifest and run results
     build_models(project, "--vars", date_vars(d))
     # A dated run skips the staging and intermediate grain checks (a full build runs them all:
     # test_full_builds_run_every_grain_check); they hold by construction and only catch code changes.

@@ -17,7 +17,7 @@ from dbt_harness import DbtProject
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory, demo_source_db) -> dict:
-    project = DbtProject(tmp_path_factory.mktemp("project_rules"), demo_source_db)
+    project = DbtProject(tmp_path_factory.mktemp("project_rules"), demo_source_db, artifacts=True)
     project.dbt("parse", "--quiet")
     return json.loads((project.workdir / "target" / "manifest.json").read_text())
 

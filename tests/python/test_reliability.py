@@ -123,7 +123,7 @@ def counts_per_date(state: dict) -> dict:
 def restore(workdir: Path, db: Path) -> DbtProject:
     """The shared project with its database reset to `db` (a leftover WAL of a killed run removed)."""
     (workdir / "nba.duckdb.wal").unlink(missing_ok=True)
-    return DbtProject(workdir, db)
+    return DbtProject(workdir, db, artifacts=True)
 
 
 class Snapshot:
@@ -220,7 +220,7 @@ def baseline(tmp_path_factory, range_build) -> Baseline:
     root = tmp_path_factory.mktemp("reliability")
     workdir = root / "project"
     workdir.mkdir()
-    project = DbtProject(workdir, range_build.db)
+    project = DbtProject(workdir, range_build.db, artifacts=True)
     result = range_build.result
     assert RANGE_VARS in " ".join(result.args), result.args
     assert_clean_build(result)
@@ -241,7 +241,7 @@ def baseline(tmp_path_factory, range_build) -> Baseline:
 @pytest.fixture(scope="module")
 def never_built(tmp_path_factory, demo_source_db) -> DbtProject:
     """A project on the demo sources in which nothing was ever built."""
-    return DbtProject(tmp_path_factory.mktemp("never_built"), demo_source_db)
+    return DbtProject(tmp_path_factory.mktemp("never_built"), demo_source_db, artifacts=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -556,7 +556,7 @@ def test_dropped_source_column_fails_naming_it(baseline):
 
 def test_late_box_scores_rewrite_exactly_the_dependent_rows(tmp_path, demo_source_db, baseline):
     late_game = "20211124_DAL_MIN"
-    project = DbtProject(tmp_path, demo_source_db)
+    project = DbtProject(tmp_path, demo_source_db, artifacts=True)
     project.execute(f"create table main.late_box_scores as select * from {PGS} where game_id = ?", [late_game])
     project.execute(f"delete from {PGS} where game_id = ?", [late_game])
     clean = hashes(baseline.state)

@@ -1,6 +1,6 @@
 """The two Python models on Spark, as dbt-bigquery's Dataproc wrapper runs them (scripts/spark_run.py).
 
-One Spark job for the whole module (one SparkSession, in .venv-spark/): dbt compiles both models for
+One Spark job for the whole module (one SparkSession, in the Spark venv): dbt compiles both models for
 the BigQuery `prod` target, and the scripts dbt-bigquery would submit run on local Spark with a
 loader in place of the BigQuery connector, reading the rows a DuckDB build of the same window read.
 The DuckDB build is the independent engine: every written row is compared with its table, column by
