@@ -6,8 +6,8 @@ every column with the DuckDB run of the same window.
 `--db` is a DuckDB database where `dbt build --select +ml_feature_store_v2 --vars <the same vars>`
 ran (e.g. `make demo`). Steps:
  1. The Spark venv (requirements-spark.txt: the Spark 3.5 / pandas 2.2 / numpy 1.26 of the Dataproc
-    Serverless runtime) is built on first use in the user's cache (scripts/cached_venv.py); `java` must be on PATH (`make java` installs
-    Debian's headless JRE when it is not).
+    Serverless runtime) is built on first use in the user's cache (scripts/cached_venv.py); `java`
+    must be on PATH (`make java` installs Debian's headless JRE when it is not).
  2. scripts/spark_compile.py renders, offline for the BigQuery `prod` target, the scripts
     dbt-bigquery submits: first build and incremental run of each Python model.
  3. The tables the models read (`ref`) are written from the DuckDB run to Parquet with their
