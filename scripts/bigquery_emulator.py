@@ -731,9 +731,11 @@ def main() -> int:
         report.step("Regression tests on the emulator (pytest tests/bigquery)")
         env = env_for("regression")
         env.update(BQ_REGRESSION_DATE=INCREMENTAL_DATE, BQ_REGRESSION_WORK_DIR=str(work_dir), DBT_EXECUTABLE=dbt_executable())
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests/bigquery", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra"],
-            cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+        # its dbt build of INCREMENTAL_DATE finds the parse of the steps with the same profile and vars
+        with shared_parse(work_dir / "parse", env, [*emulator_profile, "--vars", f"{{date: {INCREMENTAL_DATE}}}"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "pytest", "tests/bigquery", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra"],
+                cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
         (work_dir / "pytest.out").write_text(result.stdout + result.stderr)
         lines = (result.stdout + result.stderr).strip().splitlines()
         report.verdict(result.returncode == 0, f"pytest tests/bigquery: {lines[-1] if lines else 'no output'}",
