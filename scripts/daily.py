@@ -73,5 +73,6 @@ def main() -> int:
     build = runner.invoke(["build", "--exclude-resource-type", "unit_test", "--vars", run_vars])
     return 0 if build.success else 1
 
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,6 +19,7 @@ import duckdb
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 from dbt_parse_cache import shared_parse  # noqa: E402
+
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 # Outputs of `make demo` / `make test`: schema names on the DuckDB dev target.
