@@ -19,7 +19,7 @@ SEED ?= 42
 DEMO_DATE ?= 2021-12-01
 export DBT_DUCKDB_PATH := $(DB)
 
-.PHONY: help setup data demo test checks-bigquery checks-project pytest dbt-test lint bigquery-check test-bigquery test-differential docs docs-serve daily backfill training-set evaluate bench report browser-check chromium clean java spark-run inline-helpers
+.PHONY: help setup data demo test check check-project pytest-check checks-bigquery checks-project pytest dbt-test lint bigquery-check test-bigquery test-differential docs docs-serve daily backfill training-set evaluate bench report browser-check chromium clean java spark-run inline-helpers
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -54,6 +54,18 @@ test: setup java chromium  ## The whole suite: pytest | BigQuery render check, e
 	@echo "make test: running side by side: [pytest] [bigquery-check, test-bigquery] [dbt-test, lint, browser-check]; each group is printed when it ends (15-30 minutes on 2 cores, depending on the machine)"
 	@$(MAKE) --no-print-directory -j3 --output-sync=recurse pytest checks-bigquery checks-project
 
+# The fast tier for the edit loop: the same dbt build, lint and offline BigQuery render as make test,
+# the unit tests and one case of each integration family (pytest marker `check`).
+check: setup profiles.yml java  ## Fast tier (a few minutes): dbt build of the demo with every test, docs check, sqlfluff, BigQuery render, unit tests, one case of each integration family.
+	@$(MAKE) --no-print-directory -j3 --output-sync=recurse check-project bigquery-check pytest-check
+
+check-project: setup profiles.yml  ## The project part of make check: dbt build with every test and the docs check, then sqlfluff.
+	$(MAKE) --no-print-directory dbt-test
+	$(MAKE) --no-print-directory lint
+
+pytest-check: setup java  ## The pytest part of make check: unit tests and the cases marked `check`.
+	$(BIN)/python -m pytest tests/python -m check -n $(PYTEST_WORKERS) --dist loadfile
+
 checks-bigquery: setup  ## The BigQuery group of make test: offline render check, then the emulator run.
 	$(MAKE) --no-print-directory bigquery-check
 	$(MAKE) --no-print-directory test-bigquery
@@ -86,7 +98,7 @@ test-bigquery: setup  ## Local BigQuery API emulator: seed + build of every SQL 
 	$(BIN)/python scripts/bigquery_emulator.py
 
 test-differential: setup  ## Slow differential sweep: every correction scenario for each of SEEDS seeds (50): re-run == full refresh.
-	DIFFERENTIAL_ALL=1 DIFFERENTIAL_SEEDS=$(or $(SEEDS),50) $(BIN)/python -m pytest tests/python/test_differential.py -k incremental_rerun -q
+	DIFFERENTIAL_ALL=1 DIFFERENTIAL_SEEDS=$(or $(SEEDS),50) $(BIN)/python -m pytest tests/python/integration/test_differential.py -k incremental_rerun -q
 
 docs: setup profiles.yml  ## Generate the dbt docs site offline (target/static_index.html); `make docs-serve` to browse.
 	@mkdir -p $(dir $(DB))

@@ -7,7 +7,7 @@ A Python model must be self-contained: dbt-bigquery submits the model file alone
 cannot import a project module. The helpers live once, in python_models/model_io.py; each Python
 model under models/ (every *.py there: found, not listed) holds a verbatim copy of everything below
 that file's `# --- inlined ---` line, between the lines BEGIN and END below. Edit the source, run
-`make inline-helpers`, commit both; tests/python/test_inline_helpers.py fails on a stale copy.
+`make inline-helpers`, commit both; tests/python/unit/test_model_io.py fails on a stale copy.
 """
 
 from __future__ import annotations

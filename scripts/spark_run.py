@@ -19,7 +19,7 @@ ran (e.g. `make demo`). Steps:
     types in BigQuery terms (DATE, NUMERIC scale, ARRAY<FLOAT64>, ARRAY<STRING>, TIMESTAMP, ...).
 
 Prints one line per step and comparison and writes `<work-dir>/report.json`; exit status 0 only
-when every step ran and every comparison holds. tests/python/test_spark_python_models.py runs the
+when every step ran and every comparison holds. tests/python/integration/test_spark_python_models.py runs the
 same functions on the demo date inside `make test`.
 """
 

@@ -109,3 +109,14 @@ def range_build(tmp_path_factory, demo_source_db) -> FullBuild:
     the baseline of the reliability faults and of the column_rules corruptions."""
     return shared_build(tmp_path_factory, demo_source_db, "range_build",
                         "--vars", f"{{start_date: {RANGE_START}, end_date: {RANGE_END}}}")
+
+
+UNIT_TESTS = Path(__file__).parent / "unit"
+
+
+def pytest_collection_modifyitems(items):
+    """Unit tests (no dbt) are all part of the fast tier, `make check`; integration modules mark
+    one case of each family with @pytest.mark.check themselves."""
+    for item in items:
+        if UNIT_TESTS in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.check)

@@ -151,6 +151,7 @@ def state(tmp_path_factory, demo_source_db):
 # --- Tests ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.check
 def test_examples_match_the_raw_box_scores_and_lines(state):
     examples, raw = state.first, state.raw_before
     assert len(examples) > 100

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "precompute" / "player_composite_factors.py"
+MODEL_PATH = Path(__file__).resolve().parents[3] / "models" / "precompute" / "player_composite_factors.py"
 
 
 def _load_model():

@@ -367,6 +367,7 @@ KIND_OF_TYPE = {"VARCHAR": "string", "BIGINT": "int", "INTEGER": "int", "BOOLEAN
     ("dev_nba_staging", "int_player_composite_factors__inputs", "input_fingerprint"),
     ("dev_nba_staging", "int_ml_feature_store__inputs", "input_fingerprint"),
 ])
+@pytest.mark.check
 def test_stored_hashes_equal_an_independent_rendering_of_every_non_bookkeeping_column(schema, table, hash_column,
                                                                                       base):
     """data_hash / input_fingerprint of every stored row == md5 of the row's values rendered one by

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO))
 
 from nba_phase3_gen import league, schedule  # noqa: E402

@@ -7,6 +7,7 @@ import re
 import subprocess
 
 import duckdb
+import pytest
 
 from dbt_harness import PREDICTIONS, REPO
 
@@ -36,6 +37,7 @@ def test_demo_generates_and_builds_into_dbt_duckdb_path_when_it_is_set(tmp_path)
     assert printed.stdout.strip() == target
 
 
+@pytest.mark.check
 def test_db_on_the_command_line_is_what_dbt_reads():
     printed = subprocess.run(["make", "--no-print-directory", "-f", "Makefile", "-f", "-", "print-db", "DB=some/other.duckdb"],
                              input="print-db:\n\t@echo $$DBT_DUCKDB_PATH\n", cwd=REPO, capture_output=True, text=True,

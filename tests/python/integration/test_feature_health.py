@@ -97,6 +97,7 @@ def test_before_the_faults_neither_cause_is_present(built):
     assert not baseline[constant]["cause"].fillna("").str.contains("constant_feature").any()
 
 
+@pytest.mark.check
 def test_a_feature_forced_to_a_constant_is_an_alert_naming_the_cause(built):
     project, baseline = built
     # The store is corrupted for one date: every player's pct_free_throw becomes 0.2.

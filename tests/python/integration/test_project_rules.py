@@ -50,6 +50,7 @@ def test_the_output_tables_are_found(manifest):
             "player_composite_factors", "ml_feature_store_v2"} <= set(output_models(manifest))
 
 
+@pytest.mark.check
 def test_each_output_table_merges_on_the_key_its_uniqueness_test_checks(manifest):
     problems = []
     for name, node in output_models(manifest).items():

@@ -79,6 +79,7 @@ def rewrite_box_scores(project: DbtProject, date: str) -> dict:
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.check
 def test_games_on_the_date_never_change_its_rows_but_games_before_do(project):
     d, day_before = "2021-11-20", "2021-11-19"
     project.artifacts = True  # grain_checks reads the build's manifest and run results

@@ -142,6 +142,7 @@ def built_d(tmp_path, built_d_db):
     return DbtProject(tmp_path, built_d_db)
 
 
+@pytest.mark.check
 def test_one_changed_box_score_rewrites_only_that_players_rows(built_d):
     project = built_d
     player, game_id, _ = latest_played_game(project)

@@ -59,6 +59,7 @@ def run_rules(project: DbtProject, test: str, window: str):
     return result, compiled
 
 
+@pytest.mark.check
 def test_each_broken_rule_is_reported_once_with_its_row(corrupted):
     project, expected, _ = corrupted
     result, compiled = run_rules(project, "player_shot_zone_analysis_column_rules", f"{{date: {DAY}}}")

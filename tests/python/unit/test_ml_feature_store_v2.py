@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MODEL_PATH = ROOT / "models" / "predictions" / "ml_feature_store_v2.py"
 SEED_PATH = ROOT / "seeds" / "feature_versions.csv"
 
@@ -614,11 +614,6 @@ def test_placeholder_rows_directly():
     assert rows["data_source"].tolist() == ["early_season", "early_season"]
     assert rows["feature_quality_score"].tolist() == [0.0, 0.0]
     assert rows["quality_tier"].tolist() == [None, None]
-
-
-# ---------------------------------------------------------------------------------------------------
-# Hash twin
-# ---------------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------------

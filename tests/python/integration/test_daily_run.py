@@ -7,6 +7,8 @@ import sys
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from dbt_harness import REPO
 
 SOURCES = [
@@ -48,6 +50,7 @@ def test_a_past_date_whose_sources_were_loaded_in_time_passes_and_is_built(proje
     assert result.stdout.count("Unable to do partial parsing") == 1, result.stdout[:3000]
 
 
+@pytest.mark.check
 def test_a_late_load_stops_the_daily_run_naming_the_source_and_its_lag(project):
     # The box scores of 2021-11-19 arrive 30 hours late: at 11-20's nightly run (11:00 UTC) the latest
     # box scores loaded were 11-18's, loaded 2021-11-19 08:02 UTC: 26.97 hours earlier (> 24).

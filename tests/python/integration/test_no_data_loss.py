@@ -75,6 +75,7 @@ def test_full_refresh_with_a_date_window_would_drop_other_dates_and_stops(built)
     assert everything(project) == before
 
 
+@pytest.mark.check
 def test_a_selection_whose_inputs_cover_the_window_gives_what_the_plus_build_gives(built):
     """Rows of 11-29 removed by hand come back exactly as the `+` build wrote them, from the stored inputs."""
     project, before = built

@@ -60,6 +60,7 @@ def spark_report(tmp_path_factory, demo_source_db):
     return report
 
 
+@pytest.mark.check
 def test_every_script_runs_on_spark_and_writes_where_dbt_bigquery_writes(spark_report):
     steps = spark_report["spark"]["steps"]
     assert {name: step.get("error") for name, step in steps.items()} == {name: None for name in steps}

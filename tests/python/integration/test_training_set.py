@@ -90,6 +90,7 @@ def seed_feature_names() -> list[str]:
 # --- make training-set ----------------------------------------------------------------------------
 
 
+@pytest.mark.check
 def test_export_counts_rows_and_reasons(exported):
     project, out, manifest, result = exported
     expected = expected_counts(project)
