@@ -78,7 +78,7 @@ checks-project: setup profiles.yml  ## The project group of make test: dbt build
 # Two workers (pytest-xdist), a test module stays on one worker (its module fixtures are built once).
 PYTEST_WORKERS ?= 2
 pytest: setup java  ## Python tests (generator, Python models on DuckDB and on Spark, macros, reprocessing, reliability).
-	$(BIN)/python -m pytest tests/python -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest tests/python -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 dbt-test: setup  ## dbt build (all models, data and unit tests) on a fresh demo database, then the docs check.
 	@rm -f target/ci.duckdb
