@@ -11,7 +11,7 @@
 
 {% macro is_complete(actual, expected) -%}
   {#- CASE, not AND: BigQuery does not promise to short-circuit before the division. -#}
-  coalesce(case when {{ expected }} > 0 then 100.0 * {{ actual }} / {{ expected }} >= {{ var('production_ready_pct') }} end, false)
+  coalesce(case when {{ expected }} > 0 then 100.0 * {{ actual }} / {{ expected }} >= {{ typed_var('production_ready_pct') }} end, false)
 {%- endmacro %}
 
 

@@ -22,7 +22,7 @@
 
 {% macro freshness_as_of() %}
   {#- The as-of time as a naive UTC datetime, or none for the wall clock. -#}
-  {%- set explicit = var('freshness_as_of', none) -%}
+  {%- set explicit = typed_var('freshness_as_of') -%}
   {%- if explicit -%}
     {%- set text = explicit | string | trim -%}
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?$', text) -%}
@@ -33,7 +33,7 @@
   {%- set window = run_window_vars() -%}
   {%- if window.end is none -%}{{ return(none) }}{%- endif -%}
   {%- set now = modules.datetime.datetime.utcnow() -%}
-  {%- set league_today = now.replace(tzinfo=modules.pytz.utc).astimezone(modules.pytz.timezone(var('league_timezone', 'America/New_York'))).date() -%}
+  {%- set league_today = now.replace(tzinfo=modules.pytz.utc).astimezone(modules.pytz.timezone(typed_var('league_timezone'))).date() -%}
   {%- set run_time = nightly_run_utc(window.end) -%}
   {{ return(none if window.end >= league_today.isoformat() or run_time >= now else run_time) }}
 {% endmacro %}
@@ -41,9 +41,9 @@
 
 {% macro nightly_run_utc(iso_date) %}
   {#- The nightly run of a date (nightly_run_time in league_timezone) as a naive UTC datetime. -#}
-  {%- set hour, minute = (var('nightly_run_time', '06:00') | string).split(':') | map('int') | list -%}
+  {%- set hour, minute = (typed_var('nightly_run_time') | string).split(':') | map('int') | list -%}
   {%- set local = modules.datetime.datetime.fromisoformat(iso_date ~ 'T00:00:00').replace(hour=hour, minute=minute) -%}
-  {%- set zone = modules.pytz.timezone(var('league_timezone', 'America/New_York')) -%}
+  {%- set zone = modules.pytz.timezone(typed_var('league_timezone')) -%}
   {{ return(zone.localize(local).astimezone(modules.pytz.utc).replace(tzinfo=none)) }}
 {% endmacro %}
 
@@ -63,7 +63,7 @@
       before_games  (upcoming context)      the nightly run of the last game date on or before it.
   -#}
   {%- set schedule = source('nba_raw', 'nbac_schedule') -%}
-  {%- set league_now = as_of.replace(tzinfo=modules.pytz.utc).astimezone(modules.pytz.timezone(var('league_timezone', 'America/New_York'))) -%}
+  {%- set league_now = as_of.replace(tzinfo=modules.pytz.utc).astimezone(modules.pytz.timezone(typed_var('league_timezone'))) -%}
   {%- set comparison = '<' if clock == 'after_games' else '<=' -%}
   {%- set last = run_query("select cast(max(game_date) as " ~ dbt.type_string() ~ ") from " ~ schedule ~ " where game_date " ~ comparison ~ " " ~ date_literal(league_now.date().isoformat())).columns[0].values()[0] -%}
   {%- if last is none -%}{{ return(as_of) }}{%- endif -%}

@@ -93,7 +93,7 @@
 
 {% macro guard_full_refresh(outputs, window) %}
   {#- A full refresh rebuilds an output from the window only: with a date window it would drop every other date. -#}
-  {%- if flags.FULL_REFRESH and window.start is not none and not var('allow_full_refresh_of_window', false) -%}
+  {%- if flags.FULL_REFRESH and window.start is not none and not typed_var('allow_full_refresh_of_window') -%}
     {%- for node in outputs -%}
       {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
       {%- if relation is not none -%}

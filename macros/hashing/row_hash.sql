@@ -103,7 +103,7 @@
 
 {% macro is_bookkeeping_column(name) -%}
   {#- True for a column named (or matched, with * as a wildcard) by the var hash_bookkeeping_columns. -#}
-  {%- for pattern in var('hash_bookkeeping_columns') -%}
+  {%- for pattern in typed_var('hash_bookkeeping_columns') -%}
     {%- if modules.re.fullmatch(modules.re.escape(pattern | lower).replace('\\*', '.*'), name | lower) -%}
       {{ return(true) }}
     {%- endif -%}

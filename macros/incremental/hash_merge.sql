@@ -95,9 +95,9 @@
   {%- set row = run_query(deletion_count_sql(target, source, keys, window_column)).rows[0] -%}
   {%- set existing, deleted = row[0] | int, row[1] | int -%}
   {%- set share = (deleted / existing) if existing > 0 else 0 -%}
-  {%- if share > var('max_delete_share', 0.2) | float -%}
-    {%- if not var('allow_mass_delete', false) -%}
-      {{ exceptions.raise_compiler_error("Merge into " ~ target ~ " stopped before writing: it would delete " ~ deleted ~ " of the window's " ~ existing ~ " rows (" ~ (100 * share) | round(1) ~ "% > max_delete_share " ~ (100 * var('max_delete_share', 0.2) | float) | round(1) ~ "%): the model no longer produces them. If that is expected (games removed from the schedule, a corrected roster), re-run with --vars '{allow_mass_delete: true}' added.") }}
+  {%- if share > typed_var('max_delete_share') | float -%}
+    {%- if not typed_var('allow_mass_delete') -%}
+      {{ exceptions.raise_compiler_error("Merge into " ~ target ~ " stopped before writing: it would delete " ~ deleted ~ " of the window's " ~ existing ~ " rows (" ~ (100 * share) | round(1) ~ "% > max_delete_share " ~ (100 * typed_var('max_delete_share') | float) | round(1) ~ "%): the model no longer produces them. If that is expected (games removed from the schedule, a corrected roster), re-run with --vars '{allow_mass_delete: true}' added.") }}
     {%- endif -%}
     {%- do log("allow_mass_delete: deleting " ~ deleted ~ " of " ~ existing ~ " rows of the window in " ~ target, info=true) -%}
   {%- endif -%}

@@ -17,22 +17,27 @@
   {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
     {{ exceptions.raise_compiler_error("Run window: var '" ~ name ~ "' is '" ~ text ~ "', expected a date as YYYY-MM-DD (e.g. --vars '{" ~ name ~ ": 2021-11-20}').") }}
   {%- endif -%}
-  {%- set parts = text.split('-') -%}
-  {%- set ok = namespace(value=true) -%}
-  {%- set y, m, d = parts[0] | int, parts[1] | int, parts[2] | int -%}
-  {%- set days_in_month = [31, 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
-  {%- if m < 1 or m > 12 or d < 1 or d > days_in_month[m - 1] -%}
+  {%- if not is_calendar_date(text) -%}
     {{ exceptions.raise_compiler_error("Run window: var '" ~ name ~ "' is '" ~ text ~ "', which is not a calendar date; expected YYYY-MM-DD.") }}
   {%- endif -%}
   {{ return(text) }}
 {% endmacro %}
 
 
+{% macro is_calendar_date(text) %}
+  {#- Whether 'YYYY-MM-DD' text names a real calendar date (no 2021-02-30); dates and timestamps of vars are checked with it. -#}
+  {%- set parts = text.split('-') -%}
+  {%- set y, m, d = parts[0] | int, parts[1] | int, parts[2] | int -%}
+  {%- set days_in_month = [31, 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] -%}
+  {{ return(m >= 1 and m <= 12 and d >= 1 and d <= days_in_month[m - 1]) }}
+{% endmacro %}
+
+
 {% macro run_window_vars() %}
   {#- Parses and validates the vars; returns {'mode', 'start', 'end'} with start/end as YYYY-MM-DD or none. -#}
-  {%- set one_date = parse_window_date('date', var('date', none)) -%}
-  {%- set start_date = parse_window_date('start_date', var('start_date', none)) -%}
-  {%- set end_date = parse_window_date('end_date', var('end_date', none)) -%}
+  {%- set one_date = typed_var('date') -%}
+  {%- set start_date = typed_var('start_date') -%}
+  {%- set end_date = typed_var('end_date') -%}
   {%- if one_date and (start_date or end_date) -%}
     {{ exceptions.raise_compiler_error("Run window: pass either var 'date' or vars 'start_date'/'end_date', not both.") }}
   {%- endif -%}
@@ -164,11 +169,14 @@
 
 {% macro validate_run_window() %}
   {#-
-    on-run-start hook: a bad window stops the invocation before any model runs (nothing is written).
+    on-run-start hook: a bad var (validate_vars: every declared var against its type) or a bad window
+    stops the invocation before any model runs (nothing is written). dbt renders this hook while it
+    parses the project, so these checks run before any node does.
     At execution time it also checks that an explicit window touches at least one season of the schedule.
   -#}
+  {%- do validate_vars() -%}
   {%- set window = run_window_vars() -%}
-  {%- if execute and window.start and var('check_window_against_schedule', true) -%}
+  {%- if execute and window.start and typed_var('check_window_against_schedule') -%}
     {%- set schedule = source('nba_raw', 'nbac_schedule') -%}
     {%- set relation = adapter.get_relation(database=schedule.database, schema=schedule.schema, identifier=schedule.identifier) -%}
     {%- if relation is not none -%}

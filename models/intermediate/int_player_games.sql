@@ -11,6 +11,6 @@ select
 from {{ ref('stg_nba_analytics__player_game_summary') }} as games
 inner join {{ ref('stg_nba_raw__schedule') }} as schedule
     on games.game_id = schedule.game_id
--- Lookback: the run window plus var('history_lookback_days') before it (season windows need at
+-- Lookback: the run window plus typed_var('history_lookback_days') before it (season windows need at
 -- most one season; the any-season last-10 windows reach into the previous season).
-where {{ window_filter('games.game_date', lookback_days=var('history_lookback_days')) }}
+where {{ window_filter('games.game_date', lookback_days=typed_var('history_lookback_days')) }}

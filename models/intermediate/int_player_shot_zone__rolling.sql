@@ -6,7 +6,7 @@ with shooting_games as (
     from {{ ref('int_player_games') }}
     where
         is_shooting_game
-        and {{ window_filter('game_date', lookback_days=var('season_lookback_days')) }}
+        and {{ window_filter('game_date', lookback_days=typed_var('season_lookback_days')) }}
 ),
 
 numbered as (

@@ -45,7 +45,7 @@ select
     game_dates.season_year,
     seasons.season_start_date,
     {{ days_between('seasons.season_start_date', 'game_dates.game_date') }} as days_into_season,
-    coalesce({{ days_between('seasons.season_start_date', 'game_dates.game_date') }} between 0 and {{ var('early_season_days') - 1 }}, false)
+    coalesce({{ days_between('seasons.season_start_date', 'game_dates.game_date') }} between 0 and {{ typed_var('early_season_days') - 1 }}, false)
         as early_season_flag,
     extract(month from game_dates.game_date) in (10, 11, 4) as season_boundary_detected,
     coalesce({{ days_between('seasons.season_start_date', 'game_dates.game_date') }} between 0 and 29, false)

@@ -8,7 +8,7 @@ with defense_games as (
     from {{ ref('stg_nba_analytics__team_defense_game_summary') }} as defense
     inner join {{ ref('stg_nba_raw__schedule') }} as schedule
         on defense.game_id = schedule.game_id
-    where {{ window_filter('defense.game_date', lookback_days=var('season_lookback_days')) }}
+    where {{ window_filter('defense.game_date', lookback_days=typed_var('season_lookback_days')) }}
 ),
 
 numbered as (

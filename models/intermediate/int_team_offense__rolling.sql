@@ -8,7 +8,7 @@ with offense_games as (
     from {{ ref('stg_nba_analytics__team_offense_game_summary') }} as offense
     inner join {{ ref('stg_nba_raw__schedule') }} as schedule
         on offense.game_id = schedule.game_id
-    where {{ window_filter('offense.game_date', lookback_days=var('history_lookback_days')) }}
+    where {{ window_filter('offense.game_date', lookback_days=typed_var('history_lookback_days')) }}
 )
 
 select

@@ -9,9 +9,9 @@
 }}
 -- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
 -- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
-{%- set reference_game_days = var('feature_health_reference_game_days') -%}
-{%- set lookback_days = var('feature_health_lookback_days') -%}
-{%- set constant_allowed = var('feature_health_constant_allowed') -%}
+{%- set reference_game_days = typed_var('feature_health_reference_game_days') -%}
+{%- set lookback_days = typed_var('feature_health_lookback_days') -%}
+{%- set constant_allowed = typed_var('feature_health_constant_allowed') -%}
 -- Health of every feature of ml_feature_store_v2 on every game date: provenance shares, NULL/NaN
 -- counts, distribution, PSI against the feature's reference window, and a status with its cause
 -- (docs/feature_health.md). One set-based pass for any window: the reference of a date is read from
@@ -184,7 +184,7 @@ reference_edges as (
         count_at_or_below * 1.0 / reference_values as reference_share_at_or_below
     from reference_cumulative
     where
-        reference_values >= {{ var('feature_health_min_reference_values') }}
+        reference_values >= {{ typed_var('feature_health_min_reference_values') }}
         and least(floor(count_at_or_below * 10.0 / reference_values), 9) >= 1
         and least(floor(count_at_or_below * 10.0 / reference_values), 9) * reference_values
         > (count_at_or_below - value_count) * 10
@@ -240,12 +240,12 @@ bins as (
         greatest(
             own_cumulative_share
             - coalesce(lag(own_cumulative_share) over (partition by game_date, feature_name order by bin_number), 0),
-            {{ var('feature_health_psi_floor') }}
+            {{ typed_var('feature_health_psi_floor') }}
         ) as own_share,
         greatest(
             reference_cumulative_share
             - coalesce(lag(reference_cumulative_share) over (partition by game_date, feature_name order by bin_number), 0),
-            {{ var('feature_health_psi_floor') }}
+            {{ typed_var('feature_health_psi_floor') }}
         ) as reference_share
     from bin_bounds
 ),
@@ -307,7 +307,7 @@ measured as (
         reference_summary.reference_min_value,
         reference_summary.reference_max_value,
         coalesce(
-            daily.players - daily.null_count - daily.nan_count >= {{ var('feature_health_constant_min_players') }}
+            daily.players - daily.null_count - daily.nan_count >= {{ typed_var('feature_health_constant_min_players') }}
             and daily.min_value = daily.max_value
             {%- if constant_allowed %}
                 and daily.feature_name not in ({% for name in constant_allowed %}'{{ name }}'{{ ', ' if not loop.last }}{% endfor %})
@@ -330,7 +330,7 @@ measured as (
 judged as (
     select
         *,
-        coalesce(psi is not null and psi_sample_size >= {{ var('feature_health_psi_min_sample') }}, false) as psi_judged
+        coalesce(psi is not null and psi_sample_size >= {{ typed_var('feature_health_psi_min_sample') }}, false) as psi_judged
     from measured
 ),
 
@@ -339,16 +339,16 @@ checked as (
     select
         *,
         null_count + nan_count > 0 as alert_null,
-        coalesce(default_share_change >= {{ var('feature_health_default_jump_alert') }}, false) as alert_default,
-        coalesce(psi_judged and psi > {{ var('feature_health_psi_alert') }}, false) as alert_psi,
+        coalesce(default_share_change >= {{ typed_var('feature_health_default_jump_alert') }}, false) as alert_default,
+        coalesce(psi_judged and psi > {{ typed_var('feature_health_psi_alert') }}, false) as alert_psi,
         -- a constant is an alert when the feature just turned constant: its reference had spread or
         -- another value; the same single value as the reference (or no reference) is a warn
         is_constant and coalesce(not (reference_min_value = min_value and reference_max_value = max_value), false)
             as alert_constant,
         is_constant and not coalesce(not (reference_min_value = min_value and reference_max_value = max_value), false)
             as warn_constant,
-        coalesce(default_share_change >= {{ var('feature_health_default_jump_warn') }}, false) as warn_default,
-        coalesce(psi_judged and psi >= {{ var('feature_health_psi_warn') }}, false) as warn_psi
+        coalesce(default_share_change >= {{ typed_var('feature_health_default_jump_warn') }}, false) as warn_default,
+        coalesce(psi_judged and psi >= {{ typed_var('feature_health_psi_warn') }}, false) as warn_psi
     from judged
 ),
 
