@@ -41,13 +41,19 @@
   {#- dest_columns are the model's columns (the temp relation; with on_schema_change 'ignore' the target's). -#}
   {%- set hashed = hashed_columns(dest_columns, 'data_hash') -%}
   {%- set names = dest_columns | map(attribute='name') | map('lower') | reject('equalto', 'data_hash') | list + ['data_hash'] -%}
-  {%- set window_predicate = window_filter('dbt_internal_dest.' ~ window_column) -%}
-  {%- do guard_deletions(target, source, keys, window_column) -%}
-  merge into {{ target }} as dbt_internal_dest
-  using (
+  {#- Run dates a failing warn gate holds: the merge keeps their rows as they are (docs/guards.md). -#}
+  {%- set kept = kept_dates(window_column) -%}
+  {%- set window_predicate = merge_window_filter('dbt_internal_dest.' ~ window_column, kept) -%}
+  {%- set source_rows -%}
     select dbt_internal_rows.*, {{ row_hash(hashed, 'dbt_internal_rows.') }} as data_hash
     from {{ source }} as dbt_internal_rows
-    where {{ window_filter('dbt_internal_rows.' ~ window_column) }}
+    where {{ merge_window_filter('dbt_internal_rows.' ~ window_column, kept) }}
+  {%- endset -%}
+  {%- do guard_column_rules(source_rows) -%}
+  {%- do guard_deletions(target, source, keys, window_column, kept) -%}
+  merge into {{ target }} as dbt_internal_dest
+  using (
+    {{ source_rows }}
   ) as dbt_internal_source
   on (
     {%- for key in keys %}
@@ -69,40 +75,138 @@
 {%- endmacro %}
 
 
-{% macro deletion_count_sql(target, source, keys, window_column) %}
-  {#- The window's target rows (existing_rows) and those whose key the model no longer produces (deleted_rows). -#}
+{% macro merge_writes() %}
+  {#- True when the merge really runs: `dbt compile` renders it offline (the BigQuery check) without a connection. -#}
+  {{ return(execute and flags.WHICH in ('run', 'build', 'retry')) }}
+{% endmacro %}
+
+
+{% macro merge_window_filter(column, kept=[]) %}
+  {#- The run window's predicate on `column`, without the kept dates (a failing warn gate holds them). -#}
+  {%- set literals = [] -%}
+  {%- for kept_date in kept -%}{%- do literals.append(date_literal(kept_date)) -%}{%- endfor -%}
+  {{- window_filter(column) ~ (' and ' ~ column ~ ' not in (' ~ literals | join(', ') ~ ')' if literals else '') -}}
+{% endmacro %}
+
+
+{% macro kept_dates(window_column) %}
+  {#- The run dates this merge leaves as they are (held_run_dates), each logged with its gate. -#}
+  {%- if not merge_writes() -%}{{ return([]) }}{%- endif -%}
+  {%- set held = held_run_dates(model) -%}
+  {%- for run_date, gates in held.items() | sort -%}
+    {%- do log("kept the existing rows of " ~ run_date ~ " in " ~ this.identifier ~ " (nothing merged for that date): gate " ~ gates | join(', ') ~ " failed for " ~ run_date ~ " (severity warn). Re-run the date once its sources are complete, or add allow_delete_dates: [" ~ run_date ~ "] to --vars to write it as it is.", info=true) -%}
+  {%- endfor -%}
+  {{ return(held.keys() | list | sort) }}
+{% endmacro %}
+
+
+{% macro guard_column_rules(source_rows) %}
+  {#-
+    Before the merge: the model's own column rules (its column_rules data test in the model YAML,
+    rendered through the same test macro) on the rows about to be merged. A rule broken with
+    severity error stops before writing, naming the rows and the rule; with warn it is logged. The
+    data test still runs after the model in `dbt build` (same rule, the stored rows).
+  -#}
+  {%- if not merge_writes() -%}{{ return('') }}{%- endif -%}
+  {%- for test_node in graph.nodes.values() | sort(attribute='unique_id')
+      if test_node.resource_type == 'test' and test_node.attached_node == model.unique_id
+      and (test_node.test_metadata or {}).name == 'column_rules' and test_node.config.enabled -%}
+    {%- set sql = test_sql(test_node, '(' ~ source_rows ~ ')') -%}
+    {%- set count = run_query('select count(*) from (' ~ sql ~ ') as failures').columns[0].values()[0] -%}
+    {%- if count > 0 -%}
+      {%- set text = count ~ " row(s) computed for the window break " ~ test_node.name ~ ", first rows:" ~ failing_rows_lines(sql, test_node) -%}
+      {%- if test_node.config.severity | lower == 'error' -%}
+        {{ exceptions.raise_compiler_error("Merge into " ~ this ~ " stopped before writing: " ~ text ~ "\nNothing was written to " ~ this.identifier ~ ". Fix the source rows behind them (or the model), then re-run the same command.") }}
+      {%- endif -%}
+      {%- do log("WARN before the merge into " ~ this.identifier ~ ": " ~ text, info=true) -%}
+    {%- endif -%}
+  {%- endfor -%}
+{% endmacro %}
+
+
+{% macro deletion_count_sql(target, source, keys, window_column, kept=[]) %}
+  {#- Per date of the window: the target's rows (existing_rows) and those whose key the model no longer produces (deleted_rows). -#}
     select
+      cast(dbt_internal_dest.{{ window_column }} as {{ dbt.type_string() }}) as window_date,
       count(*) as existing_rows,
       coalesce(sum(case when dbt_internal_source.{{ keys[0] }} is null then 1 else 0 end), 0) as deleted_rows
     from {{ target }} as dbt_internal_dest
     left join (
-      select * from {{ source }} as dbt_internal_rows where {{ window_filter('dbt_internal_rows.' ~ window_column) }}
+      select * from {{ source }} as dbt_internal_rows where {{ merge_window_filter('dbt_internal_rows.' ~ window_column, kept) }}
     ) as dbt_internal_source
       on {% for key in keys %}dbt_internal_source.{{ key }} = dbt_internal_dest.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
-    where {{ window_filter('dbt_internal_dest.' ~ window_column) }}
+    where {{ merge_window_filter('dbt_internal_dest.' ~ window_column, kept) }}
+    group by 1
+    order by 1
 {% endmacro %}
 
 
-{% macro guard_deletions(target, source, keys, window_column) %}
+{% macro scheduled_dates(dates) %}
+  {#- Those of `dates` (YYYY-MM-DD) on which the staged schedule (latest scrape per game) still has games. -#}
+  {%- if not dates -%}{{ return([]) }}{%- endif -%}
+  {%- set literals = [] -%}
+  {%- for one_date in dates -%}{%- do literals.append(date_literal(one_date)) -%}{%- endfor -%}
+  {%- set schedule = resolve_ref_argument("ref('stg_nba_raw__schedule')") -%}
+  {%- set rows = run_query('select distinct cast(game_date as ' ~ dbt.type_string() ~ ') from ' ~ schedule ~ ' where game_date in (' ~ literals | join(', ') ~ ')').rows -%}
+  {%- set found = [] -%}
+  {%- for row in rows -%}{%- do found.append(row[0] | string) -%}{%- endfor -%}
+  {{ return(found) }}
+{% endmacro %}
+
+
+{% macro guard_deletions(target, source, keys, window_column, kept=[]) %}
   {#-
-    Before the merge: counts the target rows of the window that the merge would delete (their key is
-    not among the rows the model recomputed for the window), logs `rows deleted: <table> = N`, and
-    stops before writing when that is more than max_delete_share of the window's existing rows,
-    unless allow_mass_delete is true. The count is kept for log_rows_written.
+    Before the merge: counts, per date of the window, the target rows the merge would delete (their
+    key is not among the rows the model recomputed), and stops before writing
+    - when it would delete every row of a date that has rows, while the schedule still has games
+      that date (the model's inputs for the date are missing), unless the operator names the date in
+      allow_delete_dates; a date the schedule dropped deletes (the log says so);
+    - when the deletions of the other dates exceed max_delete_share of their rows, unless
+      allow_mass_delete is true.
+    The count is kept for log_rows_written (`rows deleted: <table> = N`).
   -#}
-  {#- Only when the merge runs: `dbt compile` renders it offline (the BigQuery check) without a connection. -#}
-  {%- if not execute or flags.WHICH not in ('run', 'build', 'retry') -%}{{ return('') }}{%- endif -%}
-  {%- set row = run_query(deletion_count_sql(target, source, keys, window_column)).rows[0] -%}
-  {%- set existing, deleted = row[0] | int, row[1] | int -%}
-  {%- set share = (deleted / existing) if existing > 0 else 0 -%}
+  {%- if not merge_writes() -%}{{ return('') }}{%- endif -%}
+  {%- set rows = run_query(deletion_count_sql(target, source, keys, window_column, kept)).rows -%}
+  {%- set allowed = allow_delete_dates() -%}
+  {%- set totals = namespace(existing=0, deleted=0, all_deleted=0) -%}
+  {%- set emptied = {} -%}
+  {%- for row in rows -%}
+    {%- set day, existing, deleted = row[0] | string, row[1] | int, row[2] | int -%}
+    {%- set totals.all_deleted = totals.all_deleted + deleted -%}
+    {%- if day in allowed -%}
+      {%- if deleted > 0 -%}
+        {%- do log("allow_delete_dates: deleting " ~ deleted ~ " of " ~ existing ~ " rows of " ~ day ~ " in " ~ target, info=true) -%}
+      {%- endif -%}
+    {%- else -%}
+      {%- if existing > 0 and deleted == existing -%}{%- do emptied.update({day: deleted}) -%}{%- endif -%}
+      {%- set totals.existing = totals.existing + existing -%}
+      {%- set totals.deleted = totals.deleted + deleted -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set still_scheduled = scheduled_dates(emptied.keys() | list | sort) -%}
+  {%- if still_scheduled -%}
+    {%- set named = [] -%}
+    {%- for day in still_scheduled | sort -%}{%- do named.append(day ~ " (all " ~ emptied[day] ~ " rows)") -%}{%- endfor -%}
+    {%- set window = run_window() -%}
+    {%- set window_vars = 'date: ' ~ window.start if window.mode == 'date' else ('start_date: ' ~ window.start ~ ', end_date: ' ~ window.end if window.mode == 'range' else '') -%}
+    {%- set severity = typed_var('completeness_severity') -%}
+    {%- set extra = [window_vars] if window_vars else [] -%}
+    {%- if severity != 'error' -%}{%- do extra.append('completeness_severity: ' ~ severity) -%}{%- endif -%}
+    {%- do extra.append('allow_delete_dates: [' ~ still_scheduled | sort | join(', ') ~ ']') -%}
+    {{ exceptions.raise_compiler_error("Merge into " ~ target ~ " stopped before writing: it would delete every row of " ~ named | join(', ') ~ ", yet the schedule still has games that date: the model produced no rows for it (are its inputs for that date missing upstream?). Nothing was written to " ~ target.identifier ~ ". If these rows must go, re-run the same command with --vars '{" ~ extra | join(', ') ~ "}'.") }}
+  {%- endif -%}
+  {%- for day in emptied.keys() | list | sort -%}
+    {%- do log("deleting every row of " ~ day ~ " in " ~ target ~ " (" ~ emptied[day] ~ "): the schedule has no games that date any more", info=true) -%}
+  {%- endfor -%}
+  {%- set share = (totals.deleted / totals.existing) if totals.existing > 0 else 0 -%}
   {%- if share > typed_var('max_delete_share') | float -%}
     {%- if not typed_var('allow_mass_delete') -%}
-      {{ exceptions.raise_compiler_error("Merge into " ~ target ~ " stopped before writing: it would delete " ~ deleted ~ " of the window's " ~ existing ~ " rows (" ~ (100 * share) | round(1) ~ "% > max_delete_share " ~ (100 * typed_var('max_delete_share') | float) | round(1) ~ "%): the model no longer produces them. If that is expected (games removed from the schedule, a corrected roster), re-run with --vars '{allow_mass_delete: true}' added.") }}
+      {{ exceptions.raise_compiler_error("Merge into " ~ target ~ " stopped before writing: it would delete " ~ totals.deleted ~ " of the window's " ~ totals.existing ~ " rows (" ~ (100 * share) | round(1) ~ "% > max_delete_share " ~ (100 * typed_var('max_delete_share') | float) | round(1) ~ "%): the model no longer produces them. If that is expected (games removed from the schedule, a corrected roster), re-run with --vars '{allow_mass_delete: true}' added.") }}
     {%- endif -%}
-    {%- do log("allow_mass_delete: deleting " ~ deleted ~ " of " ~ existing ~ " rows of the window in " ~ target, info=true) -%}
+    {%- do log("allow_mass_delete: deleting " ~ totals.deleted ~ " of " ~ totals.existing ~ " rows of the window in " ~ target, info=true) -%}
   {%- endif -%}
   {#- Kept on the node for the post-hooks: log_rows_written logs it, record_build_window sees a merge. -#}
-  {%- do model.update({'rows_deleted': deleted, 'merged': true}) -%}
+  {%- do model.update({'rows_deleted': totals.all_deleted, 'merged': true}) -%}
 {% endmacro %}
 
 

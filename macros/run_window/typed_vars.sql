@@ -13,6 +13,7 @@
     positive_integer  a whole number > 0 (days, counts)
     severity          warn or error
     date              YYYY-MM-DD, a calendar date (parse_window_date)
+    dates             a date or a list of dates (read as a list of YYYY-MM-DD)
     timestamp         'YYYY-MM-DD HH:MM:SS' (UTC), a real time
     time_of_day       'HH:MM'                        timezone          an IANA name (America/New_York)
     list              a list of names                string            non-empty text
@@ -59,6 +60,7 @@
       'positive_integer': 'a whole number greater than 0',
       'severity': "a severity: warn or error",
       'date': 'a date as YYYY-MM-DD',
+      'dates': 'a date or a list of dates as YYYY-MM-DD',
       'timestamp': "a UTC time as 'YYYY-MM-DD HH:MM:SS'",
       'time_of_day': "a time of day as 'HH:MM'",
       'timezone': 'a time zone name such as America/New_York',
@@ -88,6 +90,13 @@
   {%- elif kind == 'date' -%}
     {#- The run window's date check: one definition. -#}
     {{ return(parse_window_date(name, value)) }}
+  {%- elif kind == 'dates' -%}
+    {%- if value is mapping -%}{%- set fail.reason = 'a mapping is not a list of dates' -%}{%- else -%}
+      {%- set items = [value] if value is string or value is not iterable else value -%}
+      {%- set dates = [] -%}
+      {%- for item in items -%}{%- do dates.append(parse_window_date(name, item)) -%}{%- endfor -%}
+      {{ return(dates | reject('none') | list) }}
+    {%- endif -%}
   {%- elif kind == 'timestamp' -%}
     {%- set text = value | string | trim -%}
     {%- set match = modules.re.match('^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}):([0-9]{2})(:([0-9]{2}))?$', text) -%}

@@ -1,6 +1,8 @@
-{{ config(window_column='game_date', post_hook="{{ log_run_dates() }}") }}
+{{ config(window_column='game_date', post_hook=["{{ log_run_dates() }}", "{{ run_gates_after_build() }}"]) }}
 -- The completeness gates tested on this model read every staged source; these refs make every
--- output model downstream of all of them, so a failing gate skips all five tables.
+-- output model downstream of all of them, so a failing gate skips all five tables. A command that
+-- does not run the gates as tests (`dbt run`, `--exclude tag:gate`) judges them in the post-hook
+-- run_gates_after_build, on the rows just built for this run's window.
 -- depends_on: {{ ref('stg_nba_analytics__player_game_summary') }}
 -- depends_on: {{ ref('stg_nba_analytics__team_offense_game_summary') }}
 -- depends_on: {{ ref('stg_nba_analytics__team_defense_game_summary') }}

@@ -7,7 +7,11 @@
 
 
 {% test scheduled_games_have_upcoming_context(model, schedule, player_context, team_context) %}
-{#- Every scheduled game on a run date has upcoming player context and team context for both teams. -#}
+{#-
+  Every scheduled game on a run date has upcoming player context and team context for both teams.
+  A failing row names the run date it invalidates (`run_date`): with severity warn the hash merge
+  keeps that date's existing rows instead of writing a slate without the game (gate_held_dates).
+-#}
 with games as (
     select schedule.game_id, schedule.game_date, schedule.home_team_tricode, schedule.away_team_tricode
     from {{ schedule }} as schedule
@@ -39,6 +43,7 @@ checks as (
 select
     game_id,
     game_date,
+    game_date as run_date,
     team_abbr || ': ' || case
         when not has_player_context and not has_team_context then 'player and team upcoming context'
         when not has_player_context then 'player upcoming context'
