@@ -113,17 +113,17 @@ where not has_players or not has_offense or not has_defense
 {% test box_scores_match_schedule(model, schedule) %}
 {#-
   Every box-score row belongs to a game of the schedule and carries that game's date. Fails with
-  the game, the row's date and the schedule's date (NULL: the game is not in the schedule).
+  each such row (its key: the player or team, and the game), the row's date and the schedule's date
+  (NULL: the game is not in the schedule).
 -#}
 select
-    box_scores.game_id,
-    box_scores.game_date,
+    box_scores.*,
     schedule.game_date as schedule_game_date,
     case
         when schedule.game_id is null then 'game not in the schedule'
         else 'game_date differs from the schedule'
     end as broken_rule
-from (select distinct game_id, game_date from {{ model }}) as box_scores
+from {{ model }} as box_scores
 left join {{ schedule }} as schedule
     on box_scores.game_id = schedule.game_id
 where schedule.game_id is null or schedule.game_date != box_scores.game_date

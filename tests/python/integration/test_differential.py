@@ -189,13 +189,17 @@ def changed_value(con, table: str, column: str, kind: str) -> str:
 
 
 PGS = "nba_analytics.player_game_summary"
-# A box score stays possible after a count is corrected: attempts cover makes, and the zone attempts
-# add up to fg_attempts (the staging gate stg_player_game_summary__rows_are_valid checks both).
+# A box score stays possible after a count is corrected: attempts cover makes, the zone attempts
+# add up to fg_attempts, and points are what the makes give: more points than the makes give are free
+# throws, more makes are more points (the staging gate stg_player_game_summary__rows_are_valid checks all three).
+MAKES_POINTS = "2 * (fg_makes - three_pt_makes) + 3 * three_pt_makes + ft_makes"
 REPAIR_BOX_SCORE = [
     "paint_attempts = greatest(paint_attempts, paint_makes), mid_range_attempts = greatest(mid_range_attempts,"
     " mid_range_makes), three_pt_attempts = greatest(three_pt_attempts, three_pt_makes)",
     "fg_attempts = paint_attempts + mid_range_attempts + three_pt_attempts",
     "paint_attempts = paint_attempts + greatest(fg_makes - fg_attempts, 0), fg_attempts = greatest(fg_attempts, fg_makes)",
+    f"ft_makes = ft_makes + greatest(points - ({MAKES_POINTS}), 0)",
+    f"points = coalesce({MAKES_POINTS}, points)",
 ]
 
 

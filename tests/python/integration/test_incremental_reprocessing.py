@@ -258,7 +258,7 @@ def test_duplicate_source_rows_keep_keys_unique_and_latest_row_wins(project):
     # A later correction (+30 points) and an older stale copy (+100 points) of his newest game,
     # and a later upcoming-context row marking him questionable.
     insert_copy(project, PGS, game, [player, game_id],
-                "points + 30 as points, substr(md5('dup_later_1'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
+                "points + 30 as points, ft_makes + 30 as ft_makes, substr(md5('dup_later_1'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
     insert_copy(project, PGS, game + " and data_hash <> substr(md5('dup_later_1'), 1, 16)", [player, game_id],
                 "points + 100 as points, substr(md5('dup_older'), 1, 16) as data_hash, processed_at - interval 1 day as processed_at")
     insert_copy(project, UPCOMING, slate, [player],
@@ -284,7 +284,7 @@ def test_duplicate_source_rows_keep_keys_unique_and_latest_row_wins(project):
 
     # Incremental run: an even later correction (+50) and an even later context row (probable).
     insert_copy(project, PGS, game + " and data_hash = substr(md5('dup_later_1'), 1, 16)", [player, game_id],
-                "points - 30 + 50 as points, substr(md5('dup_later_2'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
+                "points - 30 + 50 as points, ft_makes - 30 + 50 as ft_makes, substr(md5('dup_later_2'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
     insert_copy(project, UPCOMING, slate + " and data_hash = substr(md5('dup_ctx_1'), 1, 16)", [player],
                 "'probable' as player_status, substr(md5('dup_ctx_2'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
     before = all_states(project)
