@@ -84,10 +84,10 @@ def main() -> int:
         return 1
     runner = dbtRunner(manifest=parsed.result)
     freshness = runner.invoke(["source", "freshness", "--vars", run_vars])
-    for result in (parsed, freshness):
-        if locked(result):
-            print(f"Daily run stopped, nothing was built: {locked(result)}", file=sys.stderr)
-            return 1
+    busy = None if freshness.success else locked(freshness) or check_not_locked()
+    if busy:  # taken between the check above and dbt's connection
+        print(f"Daily run stopped, nothing was built: {busy}", file=sys.stderr)
+        return 1
     if not freshness.success:
         stale = stale_sources(sources_json) if sources_json.exists() else []
         if stale:
@@ -101,8 +101,9 @@ def main() -> int:
         return 1
     # Unit tests check code, not data: they run in CI (make test), not every night.
     build = runner.invoke(["build", "--exclude-resource-type", "unit_test", "--vars", run_vars])
-    if locked(build):
-        print(f"Daily run stopped: {locked(build)}", file=sys.stderr)
+    busy = None if build.success else locked(build) or check_not_locked()
+    if busy:
+        print(f"Daily run stopped: {busy}", file=sys.stderr)
     return 0 if build.success else 1
 
 

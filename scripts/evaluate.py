@@ -232,7 +232,7 @@ def bar_chart(title: str, groups: dict, series: dict, yaxis: str, **layout):
 
     figure = go.Figure([go.Bar(name=label, x=list(groups), y=[groups[g][key] for g in groups])
                         for key, label in series.items()])
-    figure.update_layout(title=title, barmode="group", yaxis_title=yaxis, height=420, **layout)
+    figure.update_layout(title=title, barmode="group", yaxis_title=yaxis, xaxis_type="category", height=420, **layout)
     return figure
 
 
