@@ -15,6 +15,28 @@ import sys
 from datetime import date
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from output_files import UserError, lock_message, open_database  # noqa: E402
+
+
+def locked(result) -> str | None:
+    """The lock message when a dbt invocation failed on a DuckDB lock another process holds."""
+    error = getattr(result, "exception", None)
+    return lock_message(os.environ.get("DBT_DUCKDB_PATH", "data/nba.duckdb"), error) if error else None
+
+
+def check_not_locked() -> str | None:
+    """On the local DuckDB target: the lock message when another process holds the database (a
+    second `make daily`, a build, a report), before dbt fails on it with a traceback."""
+    db = os.environ.get("DBT_DUCKDB_PATH", "data/nba.duckdb")
+    if os.environ.get("DBT_TARGET", "dev") != "dev" or not Path(db).exists():
+        return None
+    try:
+        open_database(db, read_only=False).close()
+    except UserError as error:
+        return str(error)
+    return None
+
 
 def iso_date(text: str) -> str:
     """argparse type: a real calendar date as YYYY-MM-DD (names the option when it is not)."""
@@ -44,6 +66,10 @@ def main() -> int:
     parser.add_argument("--date", required=True, type=iso_date, help="game date to build, YYYY-MM-DD")
     parser.add_argument("--extra-vars", default="", help="extra vars, e.g. 'freshness_error_hours: 100000'")
     args = parser.parse_args()
+    busy = check_not_locked()
+    if busy:
+        print(f"Daily run stopped, nothing was built: {busy}", file=sys.stderr)
+        return 1
     extra = f", {args.extra_vars}" if args.extra_vars else ""
     run_vars = f"{{date: {args.date}, completeness_severity: error, feature_health_severity: error{extra}}}"
     sources_json = Path(os.environ.get("DBT_TARGET_PATH", "target")) / "sources.json"
@@ -58,6 +84,10 @@ def main() -> int:
         return 1
     runner = dbtRunner(manifest=parsed.result)
     freshness = runner.invoke(["source", "freshness", "--vars", run_vars])
+    busy = None if freshness.success else locked(freshness) or check_not_locked()
+    if busy:  # taken between the check above and dbt's connection
+        print(f"Daily run stopped, nothing was built: {busy}", file=sys.stderr)
+        return 1
     if not freshness.success:
         stale = stale_sources(sources_json) if sources_json.exists() else []
         if stale:
@@ -71,6 +101,9 @@ def main() -> int:
         return 1
     # Unit tests check code, not data: they run in CI (make test), not every night.
     build = runner.invoke(["build", "--exclude-resource-type", "unit_test", "--vars", run_vars])
+    busy = None if build.success else locked(build) or check_not_locked()
+    if busy:
+        print(f"Daily run stopped: {busy}", file=sys.stderr)
     return 0 if build.success else 1
 
 

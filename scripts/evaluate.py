@@ -1,23 +1,27 @@
 """Baseline evaluation of the training examples of a date window (make evaluate).
 
-    make evaluate START=2021-11-01 END=2021-11-30 [MIN_QUALITY=85] [OUT=page.html]
+    make evaluate START=2021-11-01 END=2021-11-30 [MIN_QUALITY=85] [READY_ONLY=1] [OUT=page.html]
     .venv/bin/python scripts/evaluate.py --start ... --end ... [--out ...] [--db ...]
 
 Takes the examples `make training-set` would export for the window (same filters, same time split)
-and measures, against actual_points:
-  - the mean absolute error (MAE) of four predictors: the prop line itself (rows with a line),
-    points_avg_last_10, points_avg_season, and a least-squares fit of actual_points on the features
-    (numpy lstsq with an intercept) trained on the train split;
-  - the over/under hit rate of "last-10 average vs line": predict over when points_avg_last_10 is
-    above the line, under when below (ties and pushes are not counted).
-Every figure is computed on the test split (where the fit is out of sample), overall and by
-quality_tier and by data_source, next to the mean of actual_points (errors grow with the scale of
-a group: bench players score less and miss by less); the three baselines that need no training are also given over
-every row of the window. Prints the tables, writes a self-contained HTML page (plotly, JavaScript
-embedded: opens offline) and the figures as JSON beside it.
+and measures, against actual_points, the mean absolute error (MAE) of four predictors: the prop line,
+points_avg_last_10, points_avg_season, and a least-squares fit of actual_points on the features
+(numpy lstsq with an intercept) trained on the train split. Like is compared with like:
+
+  - "rows with a line": the line and the three others on the same rows (the rows that have a line);
+  - "all rows": the three predictors that need no line on every row, labelled as such;
+  - the hit rate of each rule "over when the predictor is above the line" (last-10, season, fit;
+    ties and pushes are not bets) against the 52.4 % break-even of -110 odds.
+
+Figures are given on the test split (where the fit is out of sample) and over every row of the
+window (no fit), overall, by quality_tier, data_source and season_year, next to the mean of
+actual_points; plus the fit's calibration on the test split (mean actual points by decile of the
+prediction). Prints the tables, writes a self-contained HTML page (plotly, JavaScript embedded: opens
+offline) and the figures as JSON beside it, both replaced as one unit (scripts/output_files.py).
 """
 from __future__ import annotations
 
+import html
 import json
 import sys
 import time
@@ -28,28 +32,22 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import training_set  # noqa: E402  (the export's reading, filters and split)
+from output_files import UserError, replace_atomically, validate_output  # noqa: E402
 
-GROUPINGS = ("overall", "quality_tier", "data_source")
-COLUMNS = {  # figure -> heading
-    "rows": "rows",
-    "rows_with_line": "with line",
-    "mean_actual_points": "mean points",
-    "mae_line": "MAE line",
-    "mae_points_avg_last_10": "MAE last-10",
-    "mae_points_avg_season": "MAE season",
-    "mae_least_squares": "MAE fit",
-    "mae_points_avg_last_10_line_rows": "MAE last-10 (line rows)",
-    "mae_least_squares_line_rows": "MAE fit (line rows)",
-    "hit_rate_last_10_vs_line": "hit rate last-10 vs line",
-    "hit_rate_bets": "bets",
-}
+GROUPINGS = ("overall", "quality_tier", "data_source", "season_year")
+# predictor -> (column, label); the line is compared only on rows that have one.
+PREDICTORS = {"line": ("current_points_line", "line"), "last_10": ("points_avg_last_10", "last-10 average"),
+              "season": ("points_avg_season", "season average"), "fit": ("fit", "least-squares fit")}
+RULES = ("last_10", "season", "fit")  # "over when the predictor is above the line"
+BREAK_EVEN = 110 / 210  # hit rate that breaks even at -110 odds (52.4 %)
+DECILES = 10
 
 
 def fit_least_squares(train: pd.DataFrame, names: list[str]) -> np.ndarray:
     """Coefficients [intercept, one per feature] minimising the squared error on the train rows."""
     if len(train) <= len(names):
-        raise training_set.ExportError(f"the train split has {len(train)} rows, fewer than the {len(names) + 1} "
-                                       "coefficients of the fit: widen the window")
+        raise UserError(f"the train split has {len(train)} rows, fewer than the {len(names) + 1} "
+                        "coefficients of the fit: widen the window")
     design = np.column_stack([np.ones(len(train)), train[names].to_numpy(dtype="float64")])
     coefficients, *_ = np.linalg.lstsq(design, train["actual_points"].to_numpy(dtype="float64"), rcond=None)
     return coefficients
@@ -64,36 +62,50 @@ def mae(predicted, actual) -> float | None:
     return float(np.mean(np.abs(predicted - actual))) if len(actual) else None
 
 
+def mean(values) -> float | None:
+    return float(np.mean(np.asarray(values, dtype="float64"))) if len(values) else None
+
+
 def group_figures(rows: pd.DataFrame) -> dict:
     """The figures of one group of examples (columns actual_points, current_points_line, over_line,
-    push, points_avg_last_10, points_avg_season and, on the test split, fit)."""
-    actual = rows["actual_points"]
+    push, points_avg_last_10, points_avg_season and, on the test split, fit). `*_line_rows` figures
+    are all computed on the same rows, those with a line; `*_all_rows` figures on every row."""
     line_rows = rows[rows["current_points_line"].notna()]
-    figures = {
-        "rows": len(rows),
-        "rows_with_line": len(line_rows),
-        "mean_actual_points": float(actual.mean()) if len(rows) else None,
-        "mae_line": mae(line_rows["current_points_line"], line_rows["actual_points"]),
-        "mae_points_avg_last_10": mae(rows["points_avg_last_10"], actual),
-        "mae_points_avg_season": mae(rows["points_avg_season"], actual),
-        "mae_least_squares": mae(rows["fit"], actual) if "fit" in rows else None,
-        "mae_points_avg_last_10_line_rows": mae(line_rows["points_avg_last_10"], line_rows["actual_points"]),
-        "mae_least_squares_line_rows": mae(line_rows["fit"], line_rows["actual_points"]) if "fit" in rows else None,
-    }
-    bets = line_rows[(line_rows["points_avg_last_10"] != line_rows["current_points_line"]) & ~line_rows["push"].astype(bool)]
-    predicted_over = bets["points_avg_last_10"] > bets["current_points_line"]
-    hits = int((predicted_over == bets["over_line"].astype(bool)).sum())
-    figures["hit_rate_bets"] = len(bets)
-    figures["hit_rate_last_10_vs_line"] = hits / len(bets) if len(bets) else None
+    figures = {"rows": len(rows), "mean_actual_points": mean(rows["actual_points"]),
+               "line_rows": len(line_rows), "mean_actual_points_line_rows": mean(line_rows["actual_points"])}
+    for key, (column, _) in PREDICTORS.items():
+        present = column in rows
+        figures[f"mae_{key}_line_rows"] = mae(line_rows[column], line_rows["actual_points"]) if present else None
+        if key != "line":
+            figures[f"mae_{key}_all_rows"] = mae(rows[column], rows["actual_points"]) if present else None
+    for key in RULES:
+        column = PREDICTORS[key][0]
+        if column not in rows:
+            figures[f"hit_rate_{key}"], figures[f"bets_{key}"] = None, 0
+            continue
+        bets = line_rows[(line_rows[column] != line_rows["current_points_line"]) & ~line_rows["push"].astype(bool)]
+        hits = int(((bets[column] > bets["current_points_line"]) == bets["over_line"].astype(bool)).sum())
+        figures[f"bets_{key}"] = len(bets)
+        figures[f"hit_rate_{key}"] = hits / len(bets) if len(bets) else None
     return figures
 
 
 def breakdown(rows: pd.DataFrame) -> dict:
-    """{grouping: {group: figures}} for the overall rows, by quality_tier and by data_source."""
+    """{grouping: {group: figures}} for the overall rows and by each grouping column."""
     result = {"overall": {"all": group_figures(rows)}}
     for column in GROUPINGS[1:]:
         result[column] = {str(value): group_figures(part) for value, part in rows.groupby(column, sort=True)}
     return result
+
+
+def calibration(test: pd.DataFrame) -> list[dict]:
+    """Mean prediction and mean actual points of the test rows by decile of the fit's prediction
+    (deciles of the rows ranked by prediction, ties in row order)."""
+    ranks = test["fit"].rank(method="first").to_numpy() - 1
+    decile = (ranks * DECILES // len(test)).astype(int) + 1
+    return [{"decile": int(d), "rows": len(part), "mean_predicted": mean(part["fit"]),
+             "mean_actual_points": mean(part["actual_points"])}
+            for d, part in test.groupby(decile, sort=True)]
 
 
 def evaluate(args) -> dict:
@@ -104,20 +116,22 @@ def evaluate(args) -> dict:
     frame["current_points_line"] = frame["current_points_line"].astype("float64")
     train, test = frame[frame["split"] == "train"], frame[frame["split"] == "test"].copy()
     if test.empty:
-        raise training_set.ExportError(f"window {args.start} to {args.end} has {len(facts['dates'])} dates of examples: "
-                                       "a test split needs at least 3")
+        raise UserError(f"window {args.start} to {args.end} has {len(facts['dates'])} dates of examples: "
+                        "a test split needs at least 3")
     coefficients = fit_least_squares(train, names)
     test["fit"] = predict(test, names, coefficients)
     return {
         "window": {"start": args.start, "end": args.end},
-        "filters": {"min_quality": args.min_quality},
+        "filters": {"min_quality": args.min_quality, "training_ready_only": bool(args.training_ready_only)},
         "row_counts": facts["row_counts"],
         "feature_version": facts["feature_version"],
         "split": {name: {"dates": bounds, "rows": int((frame["split"] == name).sum())}
                   for name, bounds in facts["split"].items()},
         "fit": {"train_rows": len(train), "coefficients": dict(zip(["intercept"] + names, map(float, coefficients)))},
+        "break_even_hit_rate": BREAK_EVEN,
         "test": breakdown(test),
         "all_rows": breakdown(frame),
+        "calibration": calibration(test),
         "seconds": round(time.perf_counter() - started, 2),
     }
 
@@ -126,19 +140,52 @@ def evaluate(args) -> dict:
 # Output
 # ---------------------------------------------------------------------------------------------------
 
+SHORT = {"line": "line", "last_10": "last-10", "season": "season", "fit": "fit"}
+COLUMNS = {  # figure -> heading
+    "rows": "rows", "mean_actual_points": "mean points",
+    "line_rows": "rows with a line", "mean_actual_points_line_rows": "mean points",
+    "mae_line_line_rows": "MAE line", "mae_last_10_line_rows": "MAE last-10", "mae_season_line_rows": "MAE season",
+    "mae_fit_line_rows": "MAE fit",
+    "mae_last_10_all_rows": "MAE last-10", "mae_season_all_rows": "MAE season", "mae_fit_all_rows": "MAE fit",
+    **{f"bets_{key}": f"bets {SHORT[key]}" for key in RULES},
+    **{f"hit_rate_{key}": f"hit rate {SHORT[key]}" for key in RULES},
+}
+LINE_ROWS = ["line_rows", "mean_actual_points_line_rows", "mae_line_line_rows", "mae_last_10_line_rows",
+             "mae_season_line_rows", "mae_fit_line_rows"]
+ALL_ROWS = ["rows", "mean_actual_points", "mae_last_10_all_rows", "mae_season_all_rows", "mae_fit_all_rows"]
+HIT_RATES = [name for key in RULES for name in (f"bets_{key}", f"hit_rate_{key}")]
+NO_FIT = ("mae_fit_line_rows", "mae_fit_all_rows", "bets_fit", "hit_rate_fit")
 
-def cell(value) -> str:
+
+def tables(result: dict) -> list[tuple[str, dict, list[str]]]:
+    """(title, scope, figures) of every table, on the terminal and on the page."""
+    def without_fit(names):
+        return [name for name in names if name not in NO_FIT]
+    break_even = f"{BREAK_EVEN:.1%}"
+    return [
+        ("Test split, rows with a line: every predictor on the same rows", result["test"], LINE_ROWS),
+        (f"Test split, hit rate of 'over when the predictor is above the line' (break-even {break_even}; "
+         "pushes and ties are not bets)", result["test"], HIT_RATES),
+        ("Test split, all rows (with or without a line; no line to compare)", result["test"], ALL_ROWS),
+        ("Every row of the window (no fit), rows with a line: every predictor on the same rows", result["all_rows"],
+         without_fit(LINE_ROWS)),
+        (f"Every row of the window, hit rate against the line (break-even {break_even})", result["all_rows"],
+         without_fit(HIT_RATES)),
+        ("Every row of the window, all rows (with or without a line)", result["all_rows"], without_fit(ALL_ROWS)),
+    ]
+
+
+def cell(name: str, value) -> str:
     if value is None:
         return "-"
+    if name.startswith("hit_rate"):
+        return f"{value:.1%}"
     return f"{value:,}" if isinstance(value, int) else f"{value:.3f}"
 
 
 def table_rows(scope: dict, figures: list[str]) -> list[list[str]]:
-    rows = []
-    for grouping in GROUPINGS:
-        for group, values in scope[grouping].items():
-            rows.append([grouping, group] + [cell(values[name]) for name in figures])
-    return rows
+    return [[grouping, group] + [cell(name, values[name]) for name in figures]
+            for grouping in GROUPINGS for group, values in scope[grouping].items()]
 
 
 def text_table(scope: dict, figures: list[str]) -> str:
@@ -149,53 +196,96 @@ def text_table(scope: dict, figures: list[str]) -> str:
                      for row in rows)
 
 
-TEST_FIGURES = list(COLUMNS)
-ALL_ROW_FIGURES = ["rows", "rows_with_line", "mean_actual_points", "mae_line", "mae_points_avg_last_10", "mae_points_avg_season",
-                   "hit_rate_last_10_vs_line", "hit_rate_bets"]
+def html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(text)}</th>" for text in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(text)}</td>" for text in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def html_table(scope: dict, figures: list[str]) -> str:
-    header = "".join(f"<th>{text}</th>" for text in ["by", "group"] + [COLUMNS[name] for name in figures])
-    body = "".join("<tr>" + "".join(f"<td>{text}</td>" for text in row) + "</tr>" for row in table_rows(scope, figures))
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+def calibration_rows(result: dict) -> list[list[str]]:
+    return [[str(r["decile"]), f"{r['rows']:,}", f"{r['mean_predicted']:.2f}", f"{r['mean_actual_points']:.2f}"]
+            for r in result["calibration"]]
+
+
+CALIBRATION_HEADER = ["decile of the prediction", "rows", "mean prediction", "mean actual points"]
+
+
+def summary(result: dict) -> list[str]:
+    """The header of the page and of the terminal output, as sentences."""
+    counts, filters = result["row_counts"], result["filters"]
+    dropped = ", ".join(f"{reason.replace('_', ' ')} {rows:,}" for reason, rows in counts["filtered_out"].items())
+    kept = [f"quality score at least {filters['min_quality']:g}" if filters["min_quality"] is not None else None,
+            "training-ready rows only" if filters["training_ready_only"] else None]
+    split = "; ".join(f"{name} {s['rows']:,} rows ({s['dates'][0]} to {s['dates'][1]})" if s["dates"]
+                      else f"{name} no rows" for name, s in result["split"].items())
+    return [
+        f"Window {result['window']['start']} to {result['window']['end']}, feature version {result['feature_version']}.",
+        f"{counts['exported']:,} of {counts['total']:,} examples evaluated; dropped: {dropped}."
+        + (f" Filters: {', '.join(k for k in kept if k)}." if any(kept) else ""),
+        f"Split by date: {split}. The fit is trained on the {result['fit']['train_rows']:,} train rows.",
+        "Rows with a line compare every predictor on the same rows; all-rows figures say so in their title.",
+    ]
+
+
+def bar_chart(title: str, groups: dict, series: dict, yaxis: str, **layout):
+    import plotly.graph_objects as go
+
+    figure = go.Figure([go.Bar(name=label, x=list(groups), y=[groups[g][key] for g in groups])
+                        for key, label in series.items()])
+    figure.update_layout(title=title, barmode="group", yaxis_title=yaxis, xaxis_type="category", height=420, **layout)
+    return figure
 
 
 def charts(result: dict) -> list:
     import plotly.graph_objects as go
 
-    predictors = {"mae_line": "line", "mae_points_avg_last_10": "last-10 average",
-                  "mae_points_avg_season": "season average", "mae_least_squares": "least-squares fit"}
-    figures = []
-    for scope, scope_label in (("test", "test split"), ("all_rows", "every row of the window")):
-        for grouping in GROUPINGS[1:]:
-            groups = result[scope][grouping]
-            shown = {key: label for key, label in predictors.items()
-                     if any(groups[g][key] is not None for g in groups)}  # no fit outside the test split
-            figure = go.Figure([go.Bar(name=label, x=list(groups), y=[groups[g][key] for g in groups])
-                                for key, label in shown.items()])
-            figure.update_layout(title=f"MAE against actual_points by {grouping} ({scope_label})", barmode="group",
-                                 yaxis_title="mean absolute error (points)", height=420)
-            figures.append(figure)
-            figure = go.Figure([go.Bar(x=list(groups), y=[groups[g]["hit_rate_last_10_vs_line"] for g in groups],
-                                       text=[f"{groups[g]['hit_rate_bets']} bets" for g in groups])])
-            figure.update_layout(title=f"Hit rate of 'last-10 average vs line' by {grouping} ({scope_label})",
-                                 yaxis_title="share of over/under calls that hit", yaxis_range=[0, 1], height=380)
-            figures.append(figure)
+    line_rows = {f"mae_{key}_line_rows": label for key, (_, label) in PREDICTORS.items()}
+    all_rows = {f"mae_{key}_all_rows": label for key, (_, label) in PREDICTORS.items() if key != "line"}
+    mae_axis = "mean absolute error (points)"
+    figures = [bar_chart(f"MAE by {grouping}, test split, rows with a line (every predictor on the same rows)",
+                         result["test"][grouping], line_rows, mae_axis) for grouping in ("quality_tier", "data_source")]
+    seasons = result["all_rows"]["season_year"]
+    figures.append(bar_chart("MAE per season, every row of the window with a line (no fit outside the test split)",
+                             seasons, {k: v for k, v in line_rows.items() if k not in NO_FIT}, mae_axis))
+    figures.append(bar_chart("MAE by quality_tier, test split, all rows (with or without a line)",
+                             result["test"]["quality_tier"], all_rows, mae_axis))
+    groups = {"all": result["test"]["overall"]["all"], **result["test"]["quality_tier"]}
+    hits = bar_chart("Hit rate of 'over when the predictor is above the line', test split, by quality_tier",
+                     groups, {f"hit_rate_{key}": PREDICTORS[key][1] for key in RULES},
+                     "share of over/under calls that hit", yaxis_range=[0, 1])
+    hits.add_hline(y=BREAK_EVEN, line={"color": "#c62828", "dash": "dash"},
+                   annotation_text=f"break-even {BREAK_EVEN:.1%}", annotation_position="top left")
+    figures.append(hits)
+    points = result["calibration"]
+    low = min(min(p["mean_predicted"], p["mean_actual_points"]) for p in points)
+    high = max(max(p["mean_predicted"], p["mean_actual_points"]) for p in points)
+    calibrated = go.Figure([
+        go.Scatter(x=[low, high], y=[low, high], mode="lines", name="perfect calibration",
+                   line={"color": "#999", "dash": "dash"}),
+        go.Scatter(x=[p["mean_predicted"] for p in points], y=[p["mean_actual_points"] for p in points],
+                   mode="lines+markers", name="least-squares fit", text=[f"decile {p['decile']}" for p in points]),
+    ])
+    calibrated.update_layout(title="Calibration of the fit, test split: mean actual points by decile of the prediction",
+                             xaxis_title="mean prediction (points)", yaxis_title="mean actual points", height=420)
+    figures.append(calibrated)
     return figures
 
 
 def html_page(result: dict) -> str:
     window = result["window"]
     parts = [figure.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, figure in enumerate(charts(result))]
-    split = ", ".join(f"{name} {s['rows']:,} rows {s['dates']}" for name, s in result["split"].items())
+    sections = "".join(f"<h2>{html.escape(title)}</h2>"
+                       + html_table(["by", "group"] + [COLUMNS[name] for name in figures], table_rows(scope, figures))
+                       for title, scope, figures in tables(result))
+    header = "".join(f"<p>{html.escape(line)}</p>" for line in summary(result))
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Baseline evaluation {window['start']} to {window['end']}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:nth-child(-n+2){{text-align:left}}</style></head>
 <body><h1>Baseline evaluation of the training examples, {window['start']} to {window['end']}</h1>
-<p>Feature version {result['feature_version']}; rows {result['row_counts']}; split: {split}.</p>
-<h2>Test split</h2>{html_table(result['test'], TEST_FIGURES)}
-<h2>Every row of the window (no training needed)</h2>{html_table(result['all_rows'], ALL_ROW_FIGURES)}
+{header}
+{sections}
+<h2>Calibration of the fit, test split</h2>{html_table(CALIBRATION_HEADER, calibration_rows(result))}
 {''.join(parts)}
 </body></html>
 """
@@ -204,25 +294,28 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:nth-child(-n+2
 def main(argv=None) -> int:
     parser = training_set.window_parser(__doc__)
     parser.add_argument("--out", default=None,
-                        help="HTML page to write (default target/evaluation/evaluation_<start>_<end>.html; JSON beside it)")
+                        help="HTML page to write, ending in .html (default target/evaluation/evaluation_<start>_<end>.html; "
+                             "JSON beside it)")
     args = parser.parse_args(argv)
     training_set.check_window(parser, args)
     try:
+        out = validate_output(args.out or f"target/evaluation/evaluation_{args.start}_{args.end}.html", ".html", args.db)
+        figures = validate_output(out.with_suffix(".json"), ".json", args.db, option="figures file")
         result = evaluate(args)
-    except training_set.ExportError as error:
+        replace_atomically({figures: lambda path: path.write_text(json.dumps(result, indent=2) + "\n"),
+                            out: lambda path: path.write_text(html_page(result), encoding="utf-8")})
+    except UserError as error:
         print(f"evaluate: {error}", file=sys.stderr)
         return 2
-    out = Path(args.out or f"target/evaluation/evaluation_{args.start}_{args.end}.html")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html_page(result))
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"evaluate {args.start} to {args.end}: {result['row_counts']['exported']:,} examples, split "
-          + ", ".join(f"{name} {s['rows']:,}" for name, s in result["split"].items()))
-    print("\nTest split (the fit is trained on the train split):")
-    print(text_table(result["test"], TEST_FIGURES))
-    print("\nEvery row of the window:")
-    print(text_table(result["all_rows"], ALL_ROW_FIGURES))
-    print(f"\n{out}\n{out.with_suffix('.json')}")
+    print("\n".join(summary(result)))
+    for title, scope, names in tables(result):
+        print(f"\n{title}:")
+        print(text_table(scope, names))
+    print("\nCalibration of the fit, test split:")
+    rows = [CALIBRATION_HEADER] + calibration_rows(result)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(CALIBRATION_HEADER))]
+    print("\n".join("  ".join(text.rjust(w) for text, w in zip(row, widths)) for row in rows))
+    print(f"\n{out}\n{figures}")
     return 0
 
 

@@ -19,7 +19,6 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 import yaml
@@ -27,6 +26,11 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+from output_files import UserError, open_database, replace_atomically, validate_output  # noqa: E402
+
+# The models the page reads (all in --schema).
+MODELS = ("slate_coverage", "feature_health", "ml_feature_store_v2")
 TIERS = [("gold", "#d4a017"), ("silver", "#9ea7b0"), ("bronze", "#b0703c"), ("poor", "#c0392b"),
          ("unusable", "#5b2c2c"), ("placeholder", "#d9d9d9")]
 STATUS_COLOURS = {"ok": "#2e7d32", "warn": "#f9a825", "alert": "#c62828"}
@@ -43,12 +47,23 @@ def iso(text: str) -> str:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date as YYYY-MM-DD") from None
 
 
+def check_models(con, db: str, schema: str) -> None:
+    """UserError naming the models the page reads that the database does not hold, and the build."""
+    present = {row[0] for row in con.execute(
+        "select table_name from information_schema.tables where table_schema = ?", [schema]).fetchall()}
+    missing = [name for name in MODELS if name not in present]
+    if missing:
+        raise UserError(f"{db} has no {', '.join(f'{schema}.{name}' for name in missing)}: build "
+                        f"{'them' if len(missing) > 1 else 'it'} first: dbt build --select "
+                        + " ".join(f"+{name}" for name in missing) + " (or make backfill START=... END=...)")
+
+
 def load(con, schema: str, start: str | None, end: str | None) -> dict:
     """The rows the page draws, read from the models (nothing recomputed)."""
     if start is None or end is None:
         first, last = con.execute(f"select min(game_date), max(game_date) from {schema}.feature_health").fetchone()
         if first is None:
-            raise SystemExit(f"feature_health in {schema} is empty: build it first (dbt build)")
+            raise UserError(f"{schema}.feature_health is empty: build it first: dbt build --select +feature_health")
         start, end = start or first.isoformat(), end or last.isoformat()
     window = [start, end]
     coverage = con.execute(
@@ -58,7 +73,8 @@ def load(con, schema: str, start: str | None, end: str | None) -> dict:
         f"select * exclude (data_hash, created_at, processed_at) from {schema}.feature_health"
         " where game_date between ? and ? order by game_date, feature_index", window).df()
     if health.empty:
-        raise SystemExit(f"feature_health holds no row between {start} and {end}")
+        raise UserError(f"{schema}.feature_health holds no row between {start} and {end}: pick dates it holds "
+                        "(omit START and END for all of them) or build them: make backfill START=... END=...")
     for frame in (coverage, health):
         frame["game_date"] = pd.to_datetime(frame["game_date"]).dt.strftime("%Y-%m-%d")
     last = health["game_date"].max()
@@ -198,19 +214,23 @@ PSI thresholds: warn {settings['feature_health_psi_warn']}, alert {settings['fea
 """
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default=os.environ.get("DBT_DUCKDB_PATH", "data/nba.duckdb"))
     parser.add_argument("--schema", default="dev_nba_predictions")
     parser.add_argument("--start", type=iso, help="first game date (default: the first feature_health holds)")
     parser.add_argument("--end", type=iso, help="last game date (default: the last feature_health holds)")
-    parser.add_argument("--out", default="target/feature_health.html")
-    args = parser.parse_args()
-    with duckdb.connect(args.db, read_only=True) as con:
-        data = load(con, args.schema, args.start, args.end)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page(data, project_vars()), encoding="utf-8")
+    parser.add_argument("--out", default="target/feature_health.html", help="HTML page to write, ending in .html")
+    args = parser.parse_args(argv)
+    try:
+        out = validate_output(args.out, ".html", args.db)
+        with open_database(args.db) as con:
+            check_models(con, args.db, args.schema)
+            data = load(con, args.schema, args.start, args.end)
+        replace_atomically({out: lambda path: path.write_text(page(data, project_vars()), encoding="utf-8")})
+    except UserError as error:
+        print(f"report: {error}", file=sys.stderr)
+        return 2
     alerts = int((data["health"]["status"] == "alert").sum())
     print(f"feature health report: {out} ({data['start']} to {data['end']}, {len(data['coverage'])} dates, {alerts} alerts)")
     return 0

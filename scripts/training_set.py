@@ -8,13 +8,17 @@ a points model, each counted under the first reason that applies:
   early_season        placeholder rows of days 0-13 of a season (no features);
   did_not_play        the player did not play (a DNP, or no box score);
   below_min_quality   feature_quality_score below --min-quality (only when given);
+  not_training_ready  is_training_ready is not TRUE (only with --training-ready-only, READY_ONLY=1);
 and writes one row per example: every column of the model but its write bookkeeping, the feature
 vector as `features` plus one column per feature (named from the stored `feature_names`), and a
 `split` column (train / validation / test by date: the earliest 70 % of the dates, the next 15 %,
 the last 15 %; no date is in two splits). The manifest `<out>.manifest.json` holds the row counts,
 feature names and version, window, filters, split, code version of the models and the sha256 of
-the Parquet file. Nothing is written when the window holds no final game or when every row is
-filtered out (exit code 2, the message names the window).
+the Parquet file, and the provenance of the store (feature_sources, default_feature_count,
+is_training_ready: columns of the file, counted in the manifest). Nothing is written when the window
+holds no final game or when every row is filtered out, and OUT may not be the database, any DuckDB
+file, a directory or a name not ending in .parquet (exit code 2, the message names the cause). File
+and manifest are replaced as one unit (scripts/output_files.py): never an old manifest beside new data.
 """
 from __future__ import annotations
 
@@ -34,6 +38,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+from output_files import UserError, open_database, partial_path, replace_atomically, validate_output  # noqa: E402
+
 MODEL = "ml_training_examples"
 SCHEMA = "dev_nba_predictions"
 SCHEDULE = "nba_raw.nbac_schedule"
@@ -45,10 +52,10 @@ SPLIT_FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
 BATCH_ROWS = 50_000
 # Files whose content defines the examples (the code version in the manifest).
 CODE_PATHS = ("models", "macros", "seeds", "dbt_project.yml")
+# The store's provenance of each row (ml_feature_store_v2), carried by the model: counted in the manifest.
+PROVENANCE = ("feature_sources", "default_feature_count", "is_training_ready")
 
-
-class ExportError(Exception):
-    """A user-facing error: printed without a traceback, exit code 2."""
+ExportError = UserError  # printed without a traceback, exit code 2
 
 
 def iso_date(text: str) -> str:
@@ -75,6 +82,8 @@ def window_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--end", required=True, type=iso_date, help="last game date, YYYY-MM-DD (END)")
     parser.add_argument("--min-quality", type=quality, default=None,
                         help="drop rows whose feature_quality_score is below this (0-100; MIN_QUALITY)")
+    parser.add_argument("--training-ready-only", action="store_true",
+                        help="drop rows whose is_training_ready is not TRUE (READY_ONLY=1)")
     parser.add_argument("--db", default=os.environ.get("DBT_DUCKDB_PATH", "data/nba.duckdb"),
                         help="DuckDB file (default: $DBT_DUCKDB_PATH or data/nba.duckdb)")
     parser.add_argument("--schema", default=SCHEMA, help=f"schema of {MODEL} (default {SCHEMA})")
@@ -92,9 +101,7 @@ def check_window(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
 
 
 def connect(db: str) -> duckdb.DuckDBPyConnection:
-    if not Path(db).exists():
-        raise ExportError(f"database {db} does not exist (make data / make backfill first, or pass DB=...)")
-    return duckdb.connect(db, read_only=True)
+    return open_database(db)
 
 
 def relation(con, schema: str) -> str:
@@ -104,6 +111,13 @@ def relation(con, schema: str) -> str:
     if not found:
         raise ExportError(f"{schema}.{MODEL} does not exist: build it first "
                           f"(make backfill START=... END=..., or dbt build --select +{MODEL})")
+    columns = {row[0] for row in con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, MODEL]).fetchall()}
+    missing = [name for name in PROVENANCE if name not in columns]
+    if missing:
+        raise ExportError(f"{schema}.{MODEL} has no column {', '.join(missing)} (built by an older version): "
+                          f"rebuild it: dbt build --select +{MODEL} --full-refresh")
     return f"{schema}.{MODEL}"
 
 
@@ -113,15 +127,20 @@ def example_columns(con, table: str) -> list[str]:
     return [name for name in names if name not in BOOKKEEPING + PER_VERSION]
 
 
-def filter_reason(min_quality: float | None) -> str:
+def filter_reasons(args: argparse.Namespace) -> dict:
+    """{reason: SQL condition} of the filters in force, in the order a row is counted."""
+    reasons = {"early_season": "early_season_flag", "did_not_play": "not played"}
+    if args.min_quality is not None:
+        reasons["below_min_quality"] = f"feature_quality_score < {args.min_quality!r}"
+    if getattr(args, "training_ready_only", False):
+        reasons["not_training_ready"] = "not coalesce(is_training_ready, false)"
+    return reasons
+
+
+def filter_reason(args: argparse.Namespace) -> str:
     """SQL: the first reason that drops a row, NULL for a kept row."""
-    quality_rule = (f"when feature_quality_score < {min_quality!r} then 'below_min_quality'"
-                    if min_quality is not None else "")
-    return f"""case
-        when early_season_flag then 'early_season'
-        when not played then 'did_not_play'
-        {quality_rule}
-    end"""
+    rules = " ".join(f"when {condition} then '{reason}'" for reason, condition in filter_reasons(args).items())
+    return f"case {rules} end"
 
 
 def final_games(con, start: str, end: str) -> int:
@@ -134,9 +153,10 @@ def final_games(con, start: str, end: str) -> int:
         return 0
 
 
-def counts(con, table: str, start: str, end: str, min_quality: float | None) -> dict:
+def counts(con, table: str, args: argparse.Namespace) -> dict:
+    start, end = args.start, args.end
     rows = con.execute(f"""
-        select coalesce({filter_reason(min_quality)}, 'kept') as reason, count(*)
+        select coalesce({filter_reason(args)}, 'kept') as reason, count(*)
         from {table} where game_date between ? and ? group by 1
     """, [start, end]).fetchall()
     by_reason = dict(rows)
@@ -148,11 +168,11 @@ def counts(con, table: str, start: str, end: str, min_quality: float | None) -> 
                               f"build it first: dbt build --select {MODEL} --vars "
                               f"'{{start_date: {start}, end_date: {end}}}'")
         raise ExportError(f"window {start} to {end} holds no final game: no training example to export")
-    reasons = ["early_season", "did_not_play"] + (["below_min_quality"] if min_quality is not None else [])
-    filtered = {reason: by_reason.get(reason, 0) for reason in reasons}
+    filtered = {reason: by_reason.get(reason, 0) for reason in filter_reasons(args)}
     kept = by_reason.get("kept", 0)
     if kept == 0:
-        raise ExportError(f"window {start} to {end}: all {total} examples were filtered out ({filtered})")
+        reasons = ", ".join(f"{reason} {rows:,}" for reason, rows in filtered.items())
+        raise ExportError(f"window {start} to {end}: all {total} examples were filtered out ({reasons})")
     result = {"total": total, "filtered_out": filtered, "filtered_out_total": total - kept, "exported": kept}
     result["final_games_in_schedule"] = final_games(con, start, end)
     result["final_games_with_examples"] = con.execute(
@@ -172,11 +192,11 @@ def feature_definition(con, table: str, start: str, end: str) -> tuple[str, list
     return rows[0][0], rows[0][1].split("|")
 
 
-def kept_dates(con, table: str, start: str, end: str, min_quality: float | None) -> list[str]:
+def kept_dates(con, table: str, args: argparse.Namespace) -> list[str]:
     rows = con.execute(f"""
         select distinct game_date from {table}
-        where game_date between ? and ? and {filter_reason(min_quality)} is null order by 1
-    """, [start, end]).fetchall()
+        where game_date between ? and ? and {filter_reason(args)} is null order by 1
+    """, [args.start, args.end]).fetchall()
     return [row[0].isoformat() for row in rows]
 
 
@@ -214,14 +234,14 @@ def with_feature_columns(table: pa.Table, names: list[str], split: dict) -> pa.T
     return table
 
 
-def read_examples(con, table: str, start: str, end: str, min_quality: float | None, names: list[str], split: dict):
+def read_examples(con, table: str, args: argparse.Namespace, names: list[str], split: dict):
     """Kept examples, ordered by date and player, as Arrow tables of at most BATCH_ROWS rows."""
     columns = ", ".join(example_columns(con, table))
     reader = con.sql(f"""
         select {columns} from {table}
-        where game_date between $start and $end and {filter_reason(min_quality)} is null
+        where game_date between $start and $end and {filter_reason(args)} is null
         order by game_date, player_lookup
-    """, params={"start": start, "end": end}).to_arrow_reader(BATCH_ROWS)
+    """, params={"start": args.start, "end": args.end}).to_arrow_reader(BATCH_ROWS)
     # Re-cut into row groups of exactly BATCH_ROWS rows: the file's bytes (and sha256) then do not
     # depend on how the engine happened to batch its result.
     pending, pending_rows = [], 0
@@ -242,15 +262,14 @@ def load(args: argparse.Namespace) -> tuple[pa.Table, dict]:
     with connect(args.db) as con:
         table = relation(con, args.schema)
         facts = prepare(con, table, args)
-        parts = list(read_examples(con, table, args.start, args.end, args.min_quality, facts["feature_names"],
-                                   facts["split"]))
+        parts = list(read_examples(con, table, args, facts["feature_names"], facts["split"]))
     return pa.concat_tables(parts), facts
 
 
 def prepare(con, table: str, args: argparse.Namespace) -> dict:
-    row_counts = counts(con, table, args.start, args.end, args.min_quality)
+    row_counts = counts(con, table, args)
     version, names = feature_definition(con, table, args.start, args.end)
-    dates = kept_dates(con, table, args.start, args.end, args.min_quality)
+    dates = kept_dates(con, table, args)
     return {"row_counts": row_counts, "feature_version": version, "feature_names": names,
             "dates": dates, "split": time_split(dates)}
 
@@ -296,9 +315,17 @@ def manifest_path(out: Path) -> Path:
     return out.with_name(out.name.removesuffix(".parquet") + ".manifest.json")
 
 
-def split_counts(path: Path) -> dict:
-    split = pq.read_table(path, columns=["split"])["split"]
-    return {row["values"]: row["counts"] for row in pc.value_counts(split).to_pylist()}
+def file_facts(path: Path) -> dict:
+    """Rows per split and the provenance counts of a written Parquet file."""
+    table = pq.read_table(path, columns=["split", "is_training_ready", "default_feature_count"])
+    split = {row["values"]: row["counts"] for row in pc.value_counts(table["split"]).to_pylist()}
+    provenance = {
+        "columns": list(PROVENANCE),
+        "training_ready_rows": pc.sum(pc.fill_null(table["is_training_ready"], False).cast(pa.int64())).as_py() or 0,
+        "rows_with_default_features": pc.sum(pc.greater(pc.fill_null(table["default_feature_count"], 0), 0)
+                                             .cast(pa.int64())).as_py() or 0,
+    }
+    return {"split": split, "provenance": provenance}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -306,57 +333,69 @@ def split_counts(path: Path) -> dict:
 # ---------------------------------------------------------------------------------------------------
 
 
+def default_out(args: argparse.Namespace) -> str:
+    return f"target/training/training_set_{args.start}_{args.end}.parquet"
+
+
+def write_parquet(con, table: str, args: argparse.Namespace, facts: dict, path: Path) -> None:
+    total = facts["row_counts"]["exported"]
+    written, writer = 0, None
+    try:
+        for part in read_examples(con, table, args, facts["feature_names"], facts["split"]):
+            writer = writer or pq.ParquetWriter(path, part.schema, compression="zstd")
+            writer.write_table(part)
+            written += part.num_rows
+            if total > BATCH_ROWS:
+                print(f"  exported {written:,} / {total:,} rows ({100 * written / total:.0f} %)", file=sys.stderr)
+    finally:
+        if writer:
+            writer.close()
+    if written != total:
+        raise ExportError(f"wrote {written} rows, expected {total}: the table changed during the export")
+
+
 def export(args: argparse.Namespace) -> dict:
-    out = Path(args.out or f"target/training/training_set_{args.start}_{args.end}.parquet")
+    out = validate_output(args.out or default_out(args), ".parquet", args.db)
+    manifest_file = validate_output(manifest_path(out), ".json", args.db, option="manifest")
     started = time.perf_counter()
+    manifest = {}
     with connect(args.db) as con:
         table = relation(con, args.schema)
         facts = prepare(con, table, args)
-        total = facts["row_counts"]["exported"]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".partial")
-        written, writer = 0, None
-        try:
-            for part in read_examples(con, table, args.start, args.end, args.min_quality, facts["feature_names"],
-                                      facts["split"]):
-                writer = writer or pq.ParquetWriter(partial, part.schema, compression="zstd")
-                writer.write_table(part)
-                written += part.num_rows
-                if total > BATCH_ROWS:
-                    print(f"  exported {written:,} / {total:,} rows ({100 * written / total:.0f} %)", file=sys.stderr)
-        finally:
-            if writer:
-                writer.close()
-        if written != total:
-            partial.unlink(missing_ok=True)
-            raise ExportError(f"wrote {written} rows, expected {total}: the table changed during the export")
-        partial.replace(out)
-    manifest = {
-        "model": MODEL,
-        "database": str(args.db),
-        "relation": table,
-        "window": {"start": args.start, "end": args.end},
-        "filters": {"min_quality": args.min_quality,
-                    "dropped": ["early_season", "did_not_play"] + (["below_min_quality"] if args.min_quality is not None else [])},
-        "row_counts": facts["row_counts"],
-        "feature_version": facts["feature_version"],
-        "feature_names": facts["feature_names"],
-        "split": {name: {"dates": bounds, "rows": 0} for name, bounds in facts["split"].items()},
-        "code_version": code_version(),
-        "file": {"path": str(out), "sha256": sha256_of(out), "bytes": out.stat().st_size},
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    for name, rows in split_counts(out).items():
-        manifest["split"][name]["rows"] = rows
-    manifest_path(out).write_text(json.dumps(manifest, indent=2) + "\n")
+
+        def write_manifest(path: Path) -> None:
+            data = partial_path(out)  # the data file, written just before under its temporary name
+            written = file_facts(data)
+            manifest.update({
+                "model": MODEL,
+                "database": str(args.db),
+                "relation": table,
+                "window": {"start": args.start, "end": args.end},
+                "filters": {"min_quality": args.min_quality,
+                            "training_ready_only": bool(args.training_ready_only),
+                            "dropped": list(filter_reasons(args))},
+                "row_counts": facts["row_counts"],
+                "feature_version": facts["feature_version"],
+                "feature_names": facts["feature_names"],
+                "provenance": written["provenance"],
+                "split": {name: {"dates": bounds, "rows": written["split"].get(name, 0)}
+                          for name, bounds in facts["split"].items()},
+                "code_version": code_version(),
+                "file": {"path": str(out), "sha256": sha256_of(data), "bytes": data.stat().st_size},
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "seconds": round(time.perf_counter() - started, 2),
+            })
+            path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+        replace_atomically({out: lambda path: write_parquet(con, table, args, facts, path),
+                            manifest_file: write_manifest})
     return manifest
 
 
 def main(argv=None) -> int:
     parser = window_parser(__doc__)
     parser.add_argument("--out", default=None,
-                        help="Parquet file to write (default target/training/training_set_<start>_<end>.parquet)")
+                        help="Parquet file to write, ending in .parquet (default target/training/training_set_<start>_<end>.parquet)")
     args = parser.parse_args(argv)
     check_window(parser, args)
     try:
@@ -369,10 +408,13 @@ def main(argv=None) -> int:
     if missing > 0:
         print(f"training-set: warning: {missing} final games of the window have no example yet (labels not built: "
               f"dbt build --select {MODEL} --vars '{{start_date: {args.start}, end_date: {args.end}}}')", file=sys.stderr)
+    dropped = ", ".join(f"{reason} {rows:,}" for reason, rows in counts_["filtered_out"].items())
     print(f"training-set {args.start} to {args.end}: {counts_['exported']:,} of {counts_['total']:,} examples "
-          f"exported (filtered out: {counts_['filtered_out']}) in {manifest['seconds']} s")
+          f"exported (filtered out: {dropped}) in {manifest['seconds']} s; "
+          f"{manifest['provenance']['training_ready_rows']:,} training-ready")
     for name, split in manifest["split"].items():
-        print(f"  {name:<10} {split['rows']:>8,} rows  dates {split['dates']}")
+        dates = f"{split['dates'][0]} to {split['dates'][1]}" if split['dates'] else "none"
+        print(f"  {name:<10} {split['rows']:>8,} rows  dates {dates}")
     print(f"  {manifest['file']['path']} (sha256 {manifest['file']['sha256'][:12]}...)")
     print(f"  {manifest_path(Path(manifest['file']['path']))}")
     return 0

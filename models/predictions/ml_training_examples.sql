@@ -36,6 +36,9 @@ stored_features as (
         data_source,
         early_season_flag,
         is_production_ready,
+        feature_sources,
+        default_feature_count,
+        is_training_ready,
         data_hash as feature_data_hash
     from {{ ref('ml_feature_store_v2') }}
     where {{ window_filter('game_date') }}
@@ -108,6 +111,9 @@ select
     data_source,
     early_season_flag,
     is_production_ready,
+    feature_sources,
+    default_feature_count,
+    is_training_ready,
     feature_data_hash,
     played,
     actual_points,

@@ -22,7 +22,8 @@ from test_point_in_time import PGS, UPCOMING, rewrite_box_scores
 EXAMPLES = "dev_nba_predictions.ml_training_examples"
 D, DAY_BEFORE = "2021-11-20", "2021-11-19"
 FEATURE_COLUMNS = ("features", "feature_names", "feature_version", "feature_quality_score", "quality_tier",
-                   "data_source", "early_season_flag", "is_production_ready", "feature_data_hash")
+                   "data_source", "early_season_flag", "is_production_ready", "feature_sources", "default_feature_count",
+                   "is_training_ready", "feature_data_hash")
 LABEL_COLUMNS = ("played", "actual_points", "actual_minutes", "over_line", "push")
 STATE_COLUMNS = FEATURE_COLUMNS + LABEL_COLUMNS + ("has_prop_line", "current_points_line", "data_hash",
                                                    "processed_at", "created_at")
@@ -169,13 +170,18 @@ def test_examples_match_the_raw_box_scores_and_lines(state):
 
 def test_features_are_the_stored_feature_store_rows(state):
     stored = {row[0]: row[1:] for row in state.project.query(f"""
-        select player_lookup, features, feature_version, feature_quality_score, quality_tier, data_source, data_hash
+        select player_lookup, features, feature_version, feature_quality_score, quality_tier, data_source,
+            feature_sources, default_feature_count, is_training_ready, data_hash
         from dev_nba_predictions.ml_feature_store_v2 where game_date = date '{D}'""")}
     current = examples_of(state.project, D)  # both as the module's last build left them
     assert set(stored) == set(current)
     for player, row in current.items():
         assert (row.features, row.feature_version, row.feature_quality_score, row.quality_tier, row.data_source,
+                row.feature_sources, row.default_feature_count, row.is_training_ready,
                 row.feature_data_hash) == stored[player], player
+    # the provenance varies on the demo date: the comparison could tell a constant from the store's values
+    assert {row.is_training_ready for row in current.values()} == {True, False}
+    assert len({row.default_feature_count for row in current.values()}) > 1
 
 
 def test_changing_games_on_d_changes_only_labels_of_d(state):

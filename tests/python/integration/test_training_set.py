@@ -234,22 +234,25 @@ class ScriptTags(HTMLParser):
 
 
 def independent_figures(rows: list[dict]) -> dict:
-    """MAEs and the hit rate of a group of exported rows, one plain Python pass."""
+    """MAEs and hit rates of a group of exported rows, one plain Python pass: the line and the
+    averages on the same rows (those with a line), the averages again on every row."""
     def mean(values):
         return sum(values) / len(values) if values else None
     line_rows = [r for r in rows if r["current_points_line"] is not None]
-    bets = [r for r in line_rows if not r["push"] and r["points_avg_last_10"] != r["current_points_line"]]
-    hits = [(r["points_avg_last_10"] > r["current_points_line"]) == r["over_line"] for r in bets]
-    return {
+    figures = {
         "rows": len(rows),
-        "rows_with_line": len(line_rows),
+        "line_rows": len(line_rows),
         "mean_actual_points": mean([r["actual_points"] for r in rows]),
-        "mae_line": mean([abs(r["actual_points"] - r["current_points_line"]) for r in line_rows]),
-        "mae_points_avg_last_10": mean([abs(r["actual_points"] - r["points_avg_last_10"]) for r in rows]),
-        "mae_points_avg_season": mean([abs(r["actual_points"] - r["points_avg_season"]) for r in rows]),
-        "hit_rate_last_10_vs_line": mean(hits),
-        "hit_rate_bets": len(bets),
+        "mean_actual_points_line_rows": mean([r["actual_points"] for r in line_rows]),
+        "mae_line_line_rows": mean([abs(r["actual_points"] - r["current_points_line"]) for r in line_rows]),
     }
+    for key, column in (("last_10", "points_avg_last_10"), ("season", "points_avg_season")):
+        figures[f"mae_{key}_line_rows"] = mean([abs(r["actual_points"] - r[column]) for r in line_rows])
+        figures[f"mae_{key}_all_rows"] = mean([abs(r["actual_points"] - r[column]) for r in rows])
+        bets = [r for r in line_rows if not r["push"] and r[column] != r["current_points_line"]]
+        figures[f"hit_rate_{key}"] = mean([(r[column] > r["current_points_line"]) == r["over_line"] for r in bets])
+        figures[f"bets_{key}"] = len(bets)
+    return figures
 
 
 def test_evaluate_baselines_by_tier_and_source(exported, evaluated):
@@ -258,9 +261,9 @@ def test_evaluate_baselines_by_tier_and_source(exported, evaluated):
     rows = pq.read_table(parquet).to_pylist()
     for scope, scoped in (("all_rows", rows), ("test", [r for r in rows if r["split"] == "test"])):
         groups = {"overall": {"all": scoped}}
-        for column in ("quality_tier", "data_source"):
+        for column in ("quality_tier", "data_source", "season_year"):
             for row in scoped:
-                groups.setdefault(column, {}).setdefault(row[column], []).append(row)
+                groups.setdefault(column, {}).setdefault(str(row[column]), []).append(row)
         assert set(result[scope]) == set(groups)
         for grouping, members in groups.items():
             assert set(result[scope][grouping]) == set(members), (scope, grouping)
@@ -282,27 +285,38 @@ def test_evaluate_fit_matches_the_normal_equations(exported, evaluated):
     predicted = coefficients[0] + test[names].to_numpy(float) @ coefficients[1:]
     assert result["fit"]["train_rows"] == len(train)
     overall = result["test"]["overall"]["all"]
-    assert overall["mae_least_squares"] == pytest.approx(np.mean(np.abs(predicted - test["actual_points"])), rel=1e-6)
+    assert overall["mae_fit_all_rows"] == pytest.approx(np.mean(np.abs(predicted - test["actual_points"])), rel=1e-6)
+    with_line = test["current_points_line"].notna().to_numpy()
+    assert overall["mae_fit_line_rows"] == pytest.approx(
+        np.mean(np.abs(predicted[with_line] - test["actual_points"][with_line])), rel=1e-6)
     for tier, part in test.groupby("quality_tier"):
         mask = (test["quality_tier"] == tier).to_numpy()
-        assert result["test"]["quality_tier"][tier]["mae_least_squares"] == pytest.approx(
+        assert result["test"]["quality_tier"][tier]["mae_fit_all_rows"] == pytest.approx(
             np.mean(np.abs(predicted[mask] - part["actual_points"])), rel=1e-6)
     # The fit explains points better than a constant (the features carry signal).
     constant = np.mean(np.abs(test["actual_points"] - train["actual_points"].mean()))
-    assert overall["mae_least_squares"] < constant
+    assert overall["mae_fit_all_rows"] < constant
+    # Calibration: mean actual points by decile of the prediction (ranked, ties in row order).
+    order = np.argsort(predicted, kind="stable")
+    decile_of = np.empty(len(predicted), dtype=int)
+    decile_of[order] = np.arange(len(order)) * 10 // len(order)
+    expected = [float(test["actual_points"].to_numpy()[decile_of == d].mean()) for d in range(10)]
+    assert [row["mean_actual_points"] for row in result["calibration"]] == pytest.approx(expected, rel=1e-9)
 
 
 def test_evaluate_prints_a_table_and_writes_a_self_contained_page(evaluated):
     result, page, run = evaluated
-    assert "MAE line" in run.stdout and "MAE fit" in run.stdout and "hit rate last-10 vs line" in run.stdout
+    assert "MAE line" in run.stdout and "MAE fit" in run.stdout and "hit rate last-10" in run.stdout
     for tier in result["test"]["quality_tier"]:
         assert f"quality_tier  {tier}" in run.stdout
     html = page.read_text()
-    # MAE and hit rate, by tier and by source, on the test split and on every row
-    assert html.count("Plotly.newPlot") == 8
+    # MAE by tier and by source (line rows), per season, all rows, hit rates, calibration
+    assert html.count("Plotly.newPlot") == 6
     scripts = ScriptTags()
     scripts.feed(html)
-    assert scripts.count >= 9 and scripts.external == []  # the plotly bundle is embedded, nothing fetched
+    assert scripts.count >= 7 and scripts.external == []  # the plotly bundle is embedded, nothing fetched
+    # readable text: no Python dict or list in the page's text
+    assert "{'" not in html.split("<script")[0] and "['" not in html.split("<script")[0]
     assert len(html) > 1_000_000
 
 
@@ -330,3 +344,279 @@ def test_final_games_without_examples_are_warned_about(built, tmp_path):
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert games > 0 and f"warning: {games} final games of the window have no example yet" in result.stderr
+
+
+# --- Output paths, one-unit replacement, messages (issue 24 points 4 and 8) -------------------------
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def refused_outputs(project: DbtProject, workdir: Path) -> list[tuple[str, str]]:
+    """(OUT, the reason the message must give) for every kind of output path that must be refused."""
+    other_db = workdir / "other.parquet"  # a DuckDB database under a Parquet name
+    with duckdb.connect(str(other_db)) as con:
+        con.execute("create table t as select 1 as x")
+    link = workdir / "link.html"
+    link.unlink(missing_ok=True)
+    link.symlink_to(project.db)
+    return [
+        (str(project.db), "is the DuckDB database"),
+        (str(project.db.parent / ".." / project.db.parent.name / project.db.name), "is the DuckDB database"),
+        (str(link), "is the DuckDB database"),
+        (str(other_db), "is an existing DuckDB database"),
+        (str(workdir), "is a directory"),
+        (str(workdir / "wrong.csv"), "does not end in"),
+    ]
+
+
+@pytest.mark.parametrize("target", ["training-set", "evaluate", "report"])
+def test_out_that_is_the_database_a_directory_or_wrong_suffix_is_refused(built, tmp_path, target):
+    project, _ = built
+    before = sha256_file(project.db)
+    for out, reason in refused_outputs(project, tmp_path):
+        other = tmp_path / "other.parquet"
+        other_before = sha256_file(other)
+        if target == "report":
+            result = make(project, "report", DB=project.db, OUT=out)
+        else:
+            result = make(project, target, START=START, END=END, OUT=out)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, (out, output)
+        assert f"OUT={out} {reason}" in result.stderr, (out, output)
+        assert "Traceback" not in output
+        assert sha256_file(project.db) == before and sha256_file(other) == other_before, out
+    assert not (tmp_path / "wrong.csv").exists() and not list(tmp_path.glob("*.partial"))
+    assert project.query("select count(*) from dev_nba_predictions.ml_training_examples")[0][0] > 0
+
+
+def export_args(project: DbtProject, out: Path, *extra: str):
+    args = training_set.window_parser("test").parse_args(["--db", str(project.db), "--start", START, "--end", END, *extra])
+    args.out = str(out)
+    return args
+
+
+def assert_pair_consistent(out: Path, expected_sha: str) -> None:
+    """The manifest beside the file describes it, and it is the expected file; nothing else is there."""
+    manifest = json.loads(training_set.manifest_path(out).read_text())
+    assert manifest["file"]["sha256"] == sha256_file(out) == expected_sha
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([out.name, training_set.manifest_path(out).name])
+
+
+def test_a_failure_between_data_and_manifest_keeps_the_old_pair(built, tmp_path, monkeypatch):
+    """A new export (another filter: other rows, other bytes) that fails after its data is written
+    leaves the old data with the old manifest and no temporary file: the manifest step itself, then
+    every rename of the swap in turn."""
+    import output_files
+
+    project, _ = built
+    out = tmp_path / "pair" / "examples.parquet"
+    training_set.export(export_args(project, out))
+    old = sha256_file(out)
+
+    def broken_code_version():
+        raise RuntimeError("injected: manifest step failed")
+
+    with monkeypatch.context() as patch:  # fails while the manifest is built, after the data is written
+        patch.setattr(training_set, "code_version", broken_code_version)
+        with pytest.raises(RuntimeError, match="injected"):
+            training_set.export(export_args(project, out, "--min-quality", "90"))
+    assert_pair_consistent(out, old)
+
+    real_rename = output_files._rename
+    renames = 4  # old manifest away, old data away, new data in, new manifest in
+    for failing in range(1, renames + 1):
+        calls = []
+
+        def rename(source, target, failing=failing):
+            calls.append(target)
+            if len(calls) == failing:
+                raise OSError(f"injected: rename {failing} failed")
+            real_rename(source, target)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(output_files, "_rename", rename)
+            with pytest.raises(OSError, match="injected"):
+                training_set.export(export_args(project, out, "--min-quality", "90"))
+        assert_pair_consistent(out, old)
+
+    manifest = training_set.export(export_args(project, out, "--min-quality", "90"))  # and without a failure
+    assert_pair_consistent(out, manifest["file"]["sha256"])
+    assert manifest["file"]["sha256"] != old and manifest["filters"]["min_quality"] == 90
+
+
+def store_rows(project: DbtProject) -> dict:
+    """{(player, date): (feature_sources, default_feature_count, is_training_ready)} of the feature
+    store's rows that an export keeps (final game, not early season, played by the raw box scores)."""
+    final = {row[0] for row in project.query(
+        f"select game_id from nba_raw.nbac_schedule where game_status = 3 and game_date between '{START}' and '{END}'")}
+    played = {(row[0], row[1]) for row in project.query(
+        f"select player_lookup, game_id from {PGS} where is_active and (minutes_played > 0 or points > 0)")}
+    return {(player, day): (sources, defaults, ready) for player, day, game_id, sources, defaults, ready in project.query(
+        "select player_lookup, game_date, game_id, feature_sources, default_feature_count, is_training_ready "
+        f"from dev_nba_predictions.ml_feature_store_v2 where game_date between '{START}' and '{END}' "
+        "and not early_season_flag") if game_id in final and (player, game_id) in played}
+
+
+def test_export_carries_the_provenance_of_the_store(built, exported):
+    project, _ = built
+    _, out, manifest, _ = exported
+    expected = store_rows(project)
+    rows = pq.read_table(out, columns=["player_lookup", "game_date", "feature_sources", "default_feature_count",
+                                       "is_training_ready"]).to_pylist()
+    got = {(r["player_lookup"], r["game_date"]): (r["feature_sources"], r["default_feature_count"], r["is_training_ready"])
+           for r in rows}
+    assert got == expected
+    ready = sum(1 for value in expected.values() if value[2])
+    with_defaults = sum(1 for value in expected.values() if value[1] > 0)
+    assert 0 < ready < len(expected) and with_defaults > 0
+    assert manifest["provenance"] == {"columns": ["feature_sources", "default_feature_count", "is_training_ready"],
+                                      "training_ready_rows": ready, "rows_with_default_features": with_defaults}
+
+
+def test_ready_only_exports_the_training_ready_rows_and_records_the_filter(built, tmp_path):
+    project, _ = built
+    out = tmp_path / "ready.parquet"
+    result = make(project, "training-set", START=START, END=END, OUT=out, READY_ONLY=1)
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((tmp_path / "ready.manifest.json").read_text())
+    expected = store_rows(project)
+    ready = {key for key, value in expected.items() if value[2]}
+    rows = pq.read_table(out, columns=["player_lookup", "game_date"]).to_pylist()
+    assert {(r["player_lookup"], r["game_date"]) for r in rows} == ready and len(rows) == len(ready)
+    assert manifest["filters"]["training_ready_only"] is True
+    assert manifest["filters"]["dropped"] == ["early_season", "did_not_play", "not_training_ready"]
+    assert manifest["row_counts"]["filtered_out"]["not_training_ready"] == len(expected) - len(ready) > 0
+    assert manifest["row_counts"]["exported"] == len(ready)
+
+
+# --- The evaluation on a tiny hand-made table --------------------------------------------------------
+
+# Two features (points_avg_last_10, points_avg_season); five dates: train D1-D3, validation D4, test D5.
+# On the train rows actual = 2 * last-10 - season + 1 exactly, so the fit is that formula.
+TINY_DATES = ["2022-01-03", "2022-01-04", "2022-01-05", "2022-01-06", "2022-01-07"]
+TINY_TRAIN = [(0, 10, 8), (0, 20, 15), (1, 12, 12), (1, 5, 9), (2, 30, 22), (2, 7, 3)]  # (date, last-10, season)
+# test rows on D5: (last-10, season, line, actual); fit = 2 * last-10 - season + 1
+TINY_TEST = [(20, 18, 21.5, 25),  # fit 23: line 3.5, last-10 5, season 7, fit 2 off; over: only the fit calls it
+             (10, 12, 9.5, 8),    # fit 9: line 1.5, last-10 2, season 4, fit 1 off; under: only the fit calls it
+             (15, 15, None, 30),  # no line: fit 16
+             (6, 4, None, 2)]     # no line: fit 9
+
+
+def tiny_database(path: Path) -> Path:
+    rows = [(f"p{i}", TINY_DATES[d], l10, s, None, 2 * l10 - s + 1) for i, (d, l10, s) in enumerate(TINY_TRAIN)]
+    rows.append(("v0", TINY_DATES[3], 10.0, 10.0, None, 10))
+    rows += [(f"t{i}", TINY_DATES[4], l10, s, line, actual) for i, (l10, s, line, actual) in enumerate(TINY_TEST)]
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema dev_nba_predictions")
+        con.execute("""create table dev_nba_predictions.ml_training_examples (
+            player_lookup varchar, game_date date, game_id varchar, season_year integer, features double[], feature_names varchar[],
+            feature_count integer, feature_version varchar, feature_quality_score double, quality_tier varchar,
+            data_source varchar, early_season_flag boolean, played boolean, actual_points integer,
+            current_points_line double, over_line boolean, push boolean, feature_sources varchar[],
+            default_feature_count integer, is_training_ready boolean)""")
+        for player, day, l10, s, line, actual in rows:
+            con.execute("insert into dev_nba_predictions.ml_training_examples values "
+                        "(?, ?, 'G' || ?, 2021, [?, ?], ['points_avg_last_10', 'points_avg_season'], 2, 'tiny', 100, 'gold', "
+                        "'phase4', false, true, ?, ?, ?, ?, ['phase4', 'phase4'], 0, true)",
+                        [player, day, day, l10, s, actual, line, None if line is None else actual > line,
+                         None if line is None else actual == line])
+    return path
+
+
+def plotted_figures(page: str) -> list[dict]:
+    """The data and layout of every Plotly.newPlot call of the page."""
+    decoder, figures = json.JSONDecoder(), []
+    for part in page.split("Plotly.newPlot(")[1:]:
+        rest = part[part.index(",") + 1:].lstrip()  # after the div id
+        data, end = decoder.raw_decode(rest)
+        layout, _ = decoder.raw_decode(rest[end:].lstrip(", \n"))
+        figures.append({"data": data, "layout": layout})
+    return figures
+
+
+def test_evaluation_compares_the_line_with_the_others_on_the_same_rows(tmp_path):
+    db = tiny_database(tmp_path / "tiny.duckdb")
+    out = tmp_path / "tiny.html"
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "evaluate.py"), "--db", str(db),
+                             "--start", TINY_DATES[0], "--end", TINY_DATES[-1], "--out", str(out)],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.with_suffix(".json").read_text())["test"]["overall"]["all"]
+    # hand-computed on the two test rows with a line (see TINY_TEST)
+    same_rows = {"line": (3.5 + 1.5) / 2, "last-10 average": (5 + 2) / 2, "season average": (7 + 4) / 2,
+                 "least-squares fit": (2 + 1) / 2}
+    assert figures["line_rows"] == 2 and figures["rows"] == 4
+    for key, label in (("line", "line"), ("last_10", "last-10 average"), ("season", "season average"),
+                       ("fit", "least-squares fit")):
+        assert figures[f"mae_{key}_line_rows"] == pytest.approx(same_rows[label]), key
+    # every row, labelled as such: last-10 (5 + 2 + 15 + 4) / 4, season (7 + 4 + 15 + 2) / 4, fit (2 + 1 + 14 + 7) / 4
+    assert figures["mae_last_10_all_rows"] == pytest.approx(6.5)
+    assert figures["mae_season_all_rows"] == pytest.approx(7.0)
+    assert figures["mae_fit_all_rows"] == pytest.approx(6.0)
+    # hit rates: the averages call both wrong, the fit both right
+    assert (figures["hit_rate_last_10"], figures["hit_rate_season"], figures["hit_rate_fit"]) == (0.0, 0.0, 1.0)
+    assert figures["bets_last_10"] == figures["bets_fit"] == 2
+    # every chart that shows the line beside another predictor shows the same-rows figures
+    charts_with_line = [f for f in plotted_figures(out.read_text()) if any(t.get("name") == "line" for t in f["data"])]
+    assert len(charts_with_line) == 3  # by tier and by source on the test split, per season (only test rows have a line)
+    for chart in charts_with_line:
+        for trace in chart["data"]:
+            assert trace["y"] == [pytest.approx(same_rows[trace["name"]])], (chart["layout"]["title"]["text"], trace)
+    # the hit-rate chart marks the break-even line of -110 odds
+    page = out.read_text()
+    assert "break-even 52.4%" in page
+
+
+# --- Messages, not tracebacks ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def locked_db(built, tmp_path):
+    """A copy of the database with a write lock held by another process."""
+    project, _ = built
+    copy = tmp_path / "locked.duckdb"
+    copy.write_bytes(project.db.read_bytes())
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(120)", str(copy)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    yield copy, holder.pid
+    holder.kill()
+    holder.wait()
+
+
+def test_report_on_a_missing_file_or_a_database_without_the_models_is_a_message(tmp_path):
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    cases = [(tmp_path / "missing.duckdb", "missing.duckdb does not exist"),
+             (empty, "build them first: dbt build --select +slate_coverage +feature_health +ml_feature_store_v2"),
+             (tmp_path, "is a directory, not a DuckDB file")]
+    for db, message in cases:
+        result = subprocess.run([sys.executable, str(REPO / "scripts" / "feature_health_report.py"), "--db", str(db),
+                                 "--out", str(tmp_path / "report.html")], capture_output=True, text=True, cwd=REPO)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_a_locked_database_is_a_message(built, locked_db, tmp_path):
+    db, pid = locked_db
+    for name in ("training_set.py", "feature_health_report.py"):
+        out = tmp_path / ("x.parquet" if name == "training_set.py" else "x.html")
+        args = ["--start", START, "--end", END] if name == "training_set.py" else []
+        result = subprocess.run([sys.executable, str(REPO / "scripts" / name), "--db", str(db), "--out", str(out), *args],
+                                capture_output=True, text=True, cwd=REPO)
+        assert result.returncode == 2, result.stderr
+        assert f"database {db} is locked: process {pid} holds it" in result.stderr and "wait for it" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_daily_on_a_locked_database_is_a_message(built, locked_db):
+    project, _ = built
+    db, pid = locked_db
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "daily.py"), "--date", "2021-11-20"],
+                            capture_output=True, text=True, cwd=REPO, env={**project.env, "DBT_DUCKDB_PATH": str(db)})
+    assert result.returncode == 1
+    assert f"Daily run stopped, nothing was built: database {db} is locked: process {pid} holds it" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
