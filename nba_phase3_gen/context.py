@@ -2,7 +2,7 @@
 
 Derived from the schedule and from games strictly before the game date, within the season: rest,
 back-to-backs, the player's recent workload and usage, teammates out, pace of both teams, injury
-status and the points prop line. Team rows carry the betting total and spread. No column is NULL:
+status and the points prop line (the books' line, see `book`). Team rows carry the betting total and spread. No column is NULL:
 without history the league or role baseline is used.
 """
 
@@ -11,8 +11,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .availability import OUT, DOUBTFUL, STATUSES
-from .rosters import ROTATION, STAR, age_on
+from .availability import OUT, STATUSES
+from .rosters import STAR, age_on
 
 LEAGUE_PACE = 100.0
 LEAGUE_POINTS = 112.0
@@ -110,37 +110,27 @@ def _star_teammates_out(rows: pd.DataFrame) -> np.ndarray:
     return per_team_game.to_numpy() - star_out
 
 
-def _prop_lines(rng, rows: pd.DataFrame, avg_points: np.ndarray, games_played: np.ndarray) -> tuple:
-    """Lines exist for stars and starters expected to play and for most rotation players; a line is
-    the season scoring average (the role baseline before three games) at the half point. Players
-    without a line carry the role baseline."""
-    role, status = rows.role.to_numpy(), rows.status.to_numpy()
-    expected = (status != OUT) & (status != DOUBTFUL)
-    has_line = expected & ((role < ROTATION) | ((role == ROTATION) & (rng.random(len(rows)) < 0.8)))
-    average = np.where(games_played >= 3, avg_points, ROLE_POINTS_LINE[role])
-    return has_line, np.where(has_line, np.floor(average) + 0.5, ROLE_POINTS_LINE[role])
-
-
-def player_context(rng, season, pool: pd.DataFrame, opening: date) -> pd.DataFrame:
-    """One context row per player-game row of the season (rostered players, injured ones included)."""
+def player_context(season, pool: pd.DataFrame, opening: date, lines: tuple) -> pd.DataFrame:
+    """One context row per player-game row of the season (rostered players, injured ones included).
+    `lines` = (has_prop_line, line) per row, as the books' snapshots imply (`book.context_lines`);
+    players without a line carry their role's baseline line."""
     rows = season.player_games
     player, day = rows.player.to_numpy(), rows.day.to_numpy()
     team_rows = rows[["game_id", "team"]].merge(team_schedule(season.games), on=["game_id", "team"], how="left")
     played = rows[rows.minutes_played > 0]
     history = History(played.player.to_numpy(), played.day.to_numpy(), {
         "minutes": played.minutes_played, "q4": played.fourth_quarter_minutes,
-        "usage": played.usage_rate, "points": played.points})
+        "usage": played.usage_rate})
     minutes_7, games_7 = history.window("minutes", player, day, 7)
     minutes_14, games_14 = history.window("minutes", player, day, 14)
     usage_7, usage_n = history.last("usage", player, day, 7)
-    points, games_played = history.window("points", player, day)
     role_usage = ROLE_USAGE[rows.role.to_numpy()]
     avg_usage = _mean(usage_7, usage_n, role_usage)
     stars_out = _star_teammates_out(rows)
     paces = TeamHistory(season.team_games, {"pace": season.team_games.pace})
     team_pace = paces.recent_mean("pace", rows.team, day, 10, LEAGUE_PACE)
     opponent_pace = paces.recent_mean("pace", rows.opponent, day, 10, LEAGUE_PACE)
-    has_line, line = _prop_lines(rng, rows, _mean(points, games_played, 0.0), games_played)
+    has_line, line = lines
     return pd.DataFrame({
         "player_lookup": pool.player_lookup.to_numpy()[player],
         "universal_player_id": pool.universal_player_id.to_numpy()[player],
@@ -164,7 +154,8 @@ def player_context(rng, season, pool: pd.DataFrame, opening: date) -> pd.DataFra
         "pace_differential": team_pace - opponent_pace,
         "opponent_pace_last_10": opponent_pace,
         "player_status": np.array(STATUSES)[rows.status.to_numpy()],
-        "has_prop_line": has_line, "current_points_line": line,
+        "has_prop_line": has_line,
+        "current_points_line": np.where(has_line, line, ROLE_POINTS_LINE[rows.role.to_numpy()]),
     })
 
 

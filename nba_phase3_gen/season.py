@@ -30,6 +30,7 @@ class SeasonData:
     games: pd.DataFrame         # game_id, game_date, day, home, away, is_playoffs
     player_games: pd.DataFrame  # player, team, opponent, day, role, status, is_active, box score
     team_games: pd.DataFrame    # team offence per game, plus the blocks its defender made
+    teams: boxscores.TeamParams  # the season's team tendencies (the books price games from them)
 
 
 @dataclass
@@ -157,4 +158,5 @@ def simulate_season(seed: int, rosters: SeasonRosters) -> SeasonData:
         games[["game_id", "game_date", "day", "home", "away", "is_playoffs"]],
         pd.concat([b[1] for b in batches], ignore_index=True),
         pd.concat([b[2] for b in batches], ignore_index=True),
+        inputs.teams,
     )

@@ -1,4 +1,4 @@
-"""The six output tables: their column contracts and how they are assembled from simulated seasons.
+"""The seven output tables: their column contracts and how they are assembled from simulated seasons.
 
 Column names and order follow models/staging/*/_*__sources.yml exactly. `data_hash`,
 `processed_at` and `created_at` are added by the writer. The --until cut is applied here: games
@@ -15,6 +15,11 @@ Conventions worth knowing downstream:
 - Timestamps are derived from game dates: box scores and final schedule rows are processed the
   morning after the game (08:00 plus one minute per game of the night), contexts at 18:00 the day
   before the game, scheduled schedule rows at 18:00 the day before the cut; created_at = processed_at.
+- Prop-line snapshots (`book`): one row per book, player, game and scrape; tip-off is taken as 00:00
+  the day after the game date, a scrape's snapshot_timestamp is tip-off minus minutes_before_tipoff
+  and it is processed two minutes later. Final games keep every scrape (the in-game ones, with
+  minutes_before_tipoff < 0, included); the cut's next slate keeps the scrapes before tip-off. The
+  context's has_prop_line and current_points_line are what these rows imply (`book.context_lines`).
 """
 
 from dataclasses import dataclass
@@ -23,6 +28,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from . import book
 from .context import player_context, team_context
 from .league import SEASONS
 from .rng import stream
@@ -30,6 +36,8 @@ from .rng import stream
 EPOCH = date(1970, 1, 1).toordinal()
 GAME_PROCESSED_HOUR = 8    # box scores processed the morning after the game
 CONTEXT_PROCESSED_HOUR = 18  # contexts processed the evening before the game
+TIPOFF_HOUR = 24           # prop-line scrapes are timed from tip-off, 00:00 the day after the game date
+SCRAPE_LOAD_MINUTES = 2    # a scrape is loaded two minutes after it is taken
 
 
 @dataclass(frozen=True)
@@ -91,13 +99,18 @@ TEAM_CONTEXT = Table("nba_analytics", "upcoming_team_game_context", _cols(
     "home_game:BOOLEAN game_total:DOUBLE game_spread:DOUBLE is_production_ready:BOOLEAN"),
     ("game_date", "game_id", "team_abbr"))
 
-TABLES = (SCHEDULE, PLAYER_GAME_SUMMARY, TEAM_OFFENSE, TEAM_DEFENSE, PLAYER_CONTEXT, TEAM_CONTEXT)
+PROP_SNAPSHOTS = Table("nba_raw", "odds_api_player_points_props", _cols(
+    "game_id:VARCHAR game_date:DATE player_lookup:VARCHAR bookmaker:VARCHAR snapshot_timestamp:TIMESTAMP "
+    "minutes_before_tipoff:BIGINT points_line:DOUBLE over_price:BIGINT under_price:BIGINT"),
+    ("game_date", "game_id", "player_lookup", "bookmaker", "snapshot_timestamp"))
+
+TABLES = (SCHEDULE, PLAYER_GAME_SUMMARY, TEAM_OFFENSE, TEAM_DEFENSE, PLAYER_CONTEXT, TEAM_CONTEXT, PROP_SNAPSHOTS)
 
 ROUNDING = {
     "minutes_played": 1, "usage_rate": 2, "ts_pct": 3, "pace": 1, "offensive_rating": 2,
     "defensive_rating": 2, "opponent_pace": 1, "avg_minutes_per_game_last_7": 1,
     "projected_usage_rate": 2, "avg_usage_rate_last_7_games": 2, "pace_differential": 1,
-    "opponent_pace_last_10": 1, "current_points_line": 1, "game_total": 1, "game_spread": 1,
+    "opponent_pace_last_10": 1, "current_points_line": 1, "game_total": 1, "game_spread": 1, "points_line": 1,
 }
 
 
@@ -213,12 +226,26 @@ def team_defense_frame(season, cut: Cut) -> pd.DataFrame:
     return _finish(frame, TEAM_DEFENSE, _game_stamps(season.games, offence.day.to_numpy(), offence.game_id))
 
 
-def player_context_frame(season, pool: pd.DataFrame, seed: int, cut: Cut) -> pd.DataFrame:
-    context = player_context(stream(seed, season.season_year, "prop-lines"), season, pool,
-                             SEASONS[season.season_year].opening_night)
+def player_context_frame(season, pool: pd.DataFrame, snaps: pd.DataFrame, cut: Cut) -> pd.DataFrame:
+    lines = book.context_lines(snaps, len(season.player_games))
+    context = player_context(season, pool, SEASONS[season.season_year].opening_night, lines)
     context = context[cut.has_context(context.day)]
     frame = context.assign(game_date=_dates(context.day), is_production_ready=True)
     return _finish(frame, PLAYER_CONTEXT, _stamp(context.day.to_numpy() - 1, CONTEXT_PROCESSED_HOUR))
+
+
+def prop_snapshot_frame(season, pool: pd.DataFrame, snaps: pd.DataFrame, cut: Cut) -> pd.DataFrame:
+    """Every scrape of final games; the scrapes before tip-off of the cut's next slate."""
+    rows = season.player_games
+    day = rows.day.to_numpy()[snaps.row.to_numpy()]
+    keep = cut.final(day) | ((day == cut.next_slate) & (snaps.minutes_before_tipoff.to_numpy() >= 0))
+    snaps, day = snaps[keep], day[keep]
+    taken = _stamp(day, TIPOFF_HOUR, -snaps.minutes_before_tipoff.to_numpy())
+    frame = snaps.assign(
+        game_id=rows.game_id.to_numpy()[snaps.row.to_numpy()], game_date=_dates(day),
+        player_lookup=pool.player_lookup.to_numpy()[rows.player.to_numpy()[snaps.row.to_numpy()]],
+        snapshot_timestamp=taken)
+    return _finish(frame, PROP_SNAPSHOTS, taken + np.timedelta64(SCRAPE_LOAD_MINUTES, "m"))
 
 
 def team_context_frame(season, seed: int, cut: Cut) -> pd.DataFrame:
@@ -229,12 +256,14 @@ def team_context_frame(season, seed: int, cut: Cut) -> pd.DataFrame:
 
 
 def season_frames(season, pool: pd.DataFrame, seed: int, cut: Cut) -> dict:
-    """The six tables' rows for one season, keyed by Table."""
+    """The seven tables' rows for one season, keyed by Table."""
+    snaps = book.snapshots(stream(seed, season.season_year, "prop-lines"), season.player_games, season.teams)
     return {
         SCHEDULE: schedule_frame(season, cut),
         PLAYER_GAME_SUMMARY: player_game_frame(season, pool, cut),
         TEAM_OFFENSE: team_offense_frame(season, cut),
         TEAM_DEFENSE: team_defense_frame(season, cut),
-        PLAYER_CONTEXT: player_context_frame(season, pool, seed, cut),
+        PLAYER_CONTEXT: player_context_frame(season, pool, snaps, cut),
         TEAM_CONTEXT: team_context_frame(season, seed, cut),
+        PROP_SNAPSHOTS: prop_snapshot_frame(season, pool, snaps, cut),
     }

@@ -2,7 +2,7 @@
 
 `data_hash` is the first 16 hex characters of the SHA-256 of the row's business values (every
 contract column, in order, rendered as text by DuckDB, NULL as `\\N`, joined by `|`).
-All six tables are replaced in one transaction.
+All seven tables are replaced in one transaction.
 """
 
 import duckdb

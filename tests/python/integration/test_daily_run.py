@@ -18,6 +18,7 @@ SOURCES = [
     "nba_analytics.team_defense_game_summary",
     "nba_analytics.upcoming_player_game_context",
     "nba_analytics.upcoming_team_game_context",
+    "nba_raw.odds_api_player_points_props",
 ]
 
 

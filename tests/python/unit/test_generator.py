@@ -1,8 +1,9 @@
 """Tests of the Phase 3 data generator (`python -m nba_phase3_gen`).
 
 Databases are generated once per module through the CLI: one full 2021-22 season, the six-week
-demo slice (--until 2021-12-01), the slice again (twice into one file) and the slice with another
-seed. Every consistency rule is checked as SQL over all rows.
+demo slice (--until 2021-12-01), the slice again (twice into one file), the slice with another
+seed, and four seasons for the prop-line measurement. Every consistency rule is checked as SQL over
+all rows.
 """
 
 import re
@@ -33,6 +34,7 @@ TABLES = {
     "nba_analytics.team_defense_game_summary": ("game_id", "defending_team_abbr"),
     "nba_analytics.upcoming_player_game_context": ("player_lookup", "game_id"),
     "nba_analytics.upcoming_team_game_context": ("game_id", "team_abbr"),
+    "nba_raw.odds_api_player_points_props": ("game_id", "player_lookup", "bookmaker", "snapshot_timestamp"),
 }
 GAME_TABLES = [t for t in TABLES if t != "nba_raw.nbac_schedule"]
 
@@ -48,12 +50,12 @@ def generate(path: Path, *args: str) -> Path:
     return path
 
 
-def checksums(path: Path, where: str = "true") -> dict:
+def checksums(path: Path, where: str = "true", tables=tuple(TABLES)) -> dict:
     """Row count and an ordered fingerprint of the full text of every row, per table."""
     with duckdb.connect(str(path), read_only=True) as con:
         return {t: con.sql(f"""
-            select count(*), md5(coalesce(string_agg(r::varchar, chr(10) order by {', '.join(keys)}), ''))
-            from {t} r where {where}""").fetchall()[0] for t, keys in TABLES.items()}
+            select count(*), md5(coalesce(string_agg(r::varchar, chr(10) order by {', '.join(TABLES[t])}), ''))
+            from {t} r where {where}""").fetchall()[0] for t in tables}
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +122,11 @@ def test_slice_is_a_prefix_of_the_full_data(full_db, slice_db, sliced):
     slate = f"game_date = date '{next_slate}'"
     contexts = ["nba_analytics.upcoming_player_game_context", "nba_analytics.upcoming_team_game_context"]
     assert all(checksums(slice_db, slate)[t] == checksums(full_db, slate)[t] for t in contexts)
+    # the next slate's prop-line snapshots: those before tip-off (the in-game ones come with the game)
+    snapshots = ["nba_raw.odds_api_player_points_props"]
+    before_tipoff = checksums(full_db, f"{slate} and minutes_before_tipoff >= 0", snapshots)
+    assert checksums(slice_db, slate, snapshots) == before_tipoff
+    assert checksums(full_db, slate, snapshots)[snapshots[0]][0] > before_tipoff[snapshots[0]][0] > 1000
     assert checksums(slice_db, slate)["nba_analytics.upcoming_player_game_context"][0] > 100
 
 
@@ -584,10 +591,123 @@ def test_prop_lines(db):
                              count(*) filter (where has_prop_line and player_status = 'out'),
                              max(current_points_line)
                       from nba_analytics.upcoming_player_game_context""").fetchall()[0]
-    assert lines[0] >= 0.75 and lines[1] == 0 and lines[2] == 0 and 20 <= lines[3] <= 45
+    # the highest lines price the simulation's playoff stars (up to 48 minutes with a star teammate out)
+    assert lines[0] >= 0.75 and lines[1] == 0 and lines[2] == 0 and 20 <= lines[3] <= 50
     close = scalar(db, """select corr(c.current_points_line, p.points) from nba_analytics.upcoming_player_game_context c
                           join nba_analytics.player_game_summary p using (player_lookup, game_id) where p.minutes_played > 0""")
     assert close > 0.5
+
+
+# --- prop lines as a book sets them, and the snapshots per book --------------------------------
+
+PROPS = "nba_raw.odds_api_player_points_props"
+PREFERRED_BOOK = "draftkings"
+
+# What the snapshots imply for each (player, game): the preferred book's latest snapshot before tip-off,
+# else the latest one of any book, ties by book name (written here independently of the generator).
+IMPLIED_LINES = f"""
+    select player_lookup, game_id, points_line as implied_line
+    from {PROPS}
+    where minutes_before_tipoff >= 0
+    qualify row_number() over (partition by player_lookup, game_id
+                               order by bookmaker != '{PREFERRED_BOOK}', minutes_before_tipoff, bookmaker) = 1"""
+
+# Line MAE, the MAE of three simple averages and the hit rate of "last-10 average vs line", on the rows
+# with a line whose game is final and played. The averages only read the player's played games before
+# the date: last 5 and last 10 (any season), season average (this season); rows need one such game.
+LINE_FIGURES = """
+    with played as (
+      select player_lookup, game_id, game_date, season_year, points::double as points
+      from nba_analytics.player_game_summary where is_active and (minutes_played > 0 or points > 0)),
+    history as (
+      select *,
+        avg(points) over (partition by player_lookup order by game_date rows between 5 preceding and 1 preceding) as last_5,
+        avg(points) over (partition by player_lookup order by game_date rows between 10 preceding and 1 preceding) as last_10,
+        avg(points) over (partition by player_lookup, season_year order by game_date
+                          rows between unbounded preceding and 1 preceding) as season_avg
+      from played),
+    measured as (
+      select h.*, c.current_points_line as line
+      from history h join nba_analytics.upcoming_player_game_context c using (player_lookup, game_id)
+      where c.has_prop_line and h.season_avg is not null)
+    select count(*) as line_rows, avg(abs(line - points)) as mae_line, avg(abs(last_5 - points)) as mae_last_5,
+           avg(abs(last_10 - points)) as mae_last_10, avg(abs(season_avg - points)) as mae_season_avg,
+           avg(case when (last_10 > line) = (points > line) then 1.0 else 0.0 end)
+             filter (where last_10 != line and points != line) as hit_rate_last_10_vs_line
+    from measured"""
+
+
+def line_figures(con) -> dict:
+    frame = con.sql(LINE_FIGURES).df()
+    return {name: frame[name][0] for name in frame.columns}
+
+
+@pytest.fixture(scope="module")
+def four_seasons(workdir):
+    path = generate(workdir / "four.duckdb", "--seasons", "4", "--seed", "42")
+    with duckdb.connect(str(path), read_only=True) as con:
+        yield con
+
+
+@pytest.mark.parametrize("data", ["four_seasons", "sliced"])
+def test_lines_beat_every_simple_average_and_last_10_does_not_beat_the_line(request, data):
+    """A book's line beats every simple average by at least 0.2 points of MAE, in the range of real
+    books (4.5-5.5), and "last-10 average vs line" wins no more than a coin flip (break-even at -110
+    is 52.4%). The old generator (line = season average at the half point) failed both."""
+    figures = line_figures(request.getfixturevalue(data))
+    assert figures["line_rows"] > 4000, figures
+    assert 4.5 <= figures["mae_line"] <= 5.5, figures
+    for average in ("mae_last_5", "mae_last_10", "mae_season_avg"):
+        assert figures["mae_line"] <= figures[average] - 0.2, (average, figures)
+    assert 0.48 <= figures["hit_rate_last_10_vs_line"] <= 0.52, figures
+
+
+def test_context_line_is_what_the_snapshots_imply(db):
+    rows = db.sql(f"""
+        select count(*) filter (where c.has_prop_line != (i.implied_line is not null)),
+               count(*) filter (where c.has_prop_line and c.current_points_line != i.implied_line),
+               count(*) filter (where c.has_prop_line),
+               count(*) filter (where c.has_prop_line and i.implied_line is not null and not exists (
+                   select 1 from {PROPS} p where p.player_lookup = c.player_lookup and p.game_id = c.game_id
+                   and p.bookmaker = '{PREFERRED_BOOK}' and p.minutes_before_tipoff >= 0))
+        from nba_analytics.upcoming_player_game_context c left join ({IMPLIED_LINES}) i using (player_lookup, game_id)
+    """).fetchall()[0]
+    assert rows[0] == 0 and rows[1] == 0
+    assert rows[2] > 3000 and rows[3] > 0  # some lines come from another book than the preferred one
+    # every snapshot belongs to a context row of a player expected to play
+    assert count(db, f"""select 1 from {PROPS} p left join nba_analytics.upcoming_player_game_context c
+                         using (player_lookup, game_id, game_date)
+                         where c.player_lookup is null or c.player_status in ('out', 'doubtful')""") == 0
+
+
+def test_snapshots_open_the_day_before_move_and_continue_after_tipoff(db):
+    assert count(db, f"""select 1 from {PROPS}
+        where snapshot_timestamp != game_date + interval 1 day - minutes_before_tipoff * interval 1 minute
+           or processed_at != snapshot_timestamp + interval 2 minute or created_at != processed_at
+           or points_line <= 0 or points_line - floor(points_line) != 0.5
+           or over_price not between -130 and -90 or under_price not between -130 and -90""") == 0
+    per_market = db.sql(f"""
+        with books as (
+          select game_id, player_lookup, bookmaker,
+                 arg_max(points_line, minutes_before_tipoff) filter (where minutes_before_tipoff >= 0) as opening,
+                 arg_min(points_line, minutes_before_tipoff) filter (where minutes_before_tipoff >= 0) as closing,
+                 max(minutes_before_tipoff) as first_scrape, min(minutes_before_tipoff) as last_scrape,
+                 count(*) filter (where minutes_before_tipoff >= 0) as scrapes
+          from {PROPS} group by all)
+        select avg(case when opening != closing then 1.0 else 0 end), avg(case when first_scrape >= 24 * 60 then 1.0 else 0 end),
+               avg(case when last_scrape < 0 then 1.0 else 0 end), min(scrapes), max(scrapes),
+               count(*) / count(distinct (game_id, player_lookup)), count(distinct bookmaker)
+        from books""").fetchall()[0]
+    moved, opened_day_before, after_tipoff, fewest, most, books_per_market, books = per_market
+    assert 0.3 <= moved <= 0.9 and 0.6 <= opened_day_before <= 0.95 and 0.3 <= after_tipoff <= 0.8
+    assert fewest >= 1 and most >= 3 and 2.5 <= books_per_market <= 4 and books == 4
+    # the in-game lines exist only for final games
+    assert count(db, f"""select 1 from {PROPS} p join nba_raw.nbac_schedule s using (game_id)
+                         where p.minutes_before_tipoff < 0 and s.game_status != 3""") == 0
+    # each slate's opening lines are loaded the afternoon before it (before its nightly run): the
+    # freshness of the table follows the slates like the upcoming context's
+    assert count(db, f"""select game_date from {PROPS} group by game_date
+                         having min(processed_at) > game_date + interval 6 hour""") == 0
 
 
 def test_team_context_lines(db):
@@ -642,4 +762,4 @@ def test_progress_and_summary_on_stderr(workdir):
     assert result.returncode == 0
     assert "season 2021" in result.stderr and "nba_analytics.player_game_summary" in result.stderr
     summary = result.stderr.strip().splitlines()[-1]
-    assert re.search(r"nba_raw\.nbac_schedule=\d+", summary) and summary.count("=") == 6
+    assert re.search(r"nba_raw\.nbac_schedule=\d+", summary) and summary.count("=") == len(TABLES)
