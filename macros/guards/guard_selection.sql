@@ -56,13 +56,29 @@
 
 
 {% macro check_sources_exist() %}
-  {#- Every declared source table exists; otherwise the target is not the Phase 3 database. -#}
+  {#-
+    Every declared source table exists (otherwise the target is not the Phase 3 database) and has
+    every column its YAML declares (otherwise the upstream renamed or dropped one: say which, before
+    a model fails on it in the database's words).
+  -#}
   {%- set missing = [] -%}
+  {%- set renamed = [] -%}
   {%- for source in graph.sources.values() | sort(attribute='unique_id') -%}
-    {%- if adapter.get_relation(database=source.database, schema=source.schema, identifier=source.identifier) is none -%}
+    {%- set relation = adapter.get_relation(database=source.database, schema=source.schema, identifier=source.identifier) -%}
+    {%- if relation is none -%}
       {%- do missing.append(source.source_name ~ '.' ~ source.name) -%}
+    {%- else -%}
+      {%- set present = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+      {%- set absent = source.columns.keys() | reject('in', present) | list -%}
+      {%- if absent -%}
+        {%- do renamed.append("source " ~ source.source_name ~ '.' ~ source.name ~ " (" ~ relation ~ ") has no column " ~ absent | join(', ')
+            ~ " (declared in " ~ source.original_file_path ~ "); its columns not declared there: " ~ (present | reject('in', source.columns.keys() | list) | join(', ') or 'none')) -%}
+      {%- endif -%}
     {%- endif -%}
   {%- endfor -%}
+  {%- if renamed and not missing -%}
+    {{ exceptions.raise_compiler_error("The sources changed shape: " ~ renamed | join('; ') ~ ". Nothing was built. If the upstream renamed a column, map it in the staging model and its source YAML; otherwise ask the producer to restore it.") }}
+  {%- endif -%}
   {%- if missing -%}
     {%- if target.type == 'duckdb' -%}
       {#- DuckDB creates a missing file when dbt connects, before any hook: say so, since a hook cannot delete it. -#}

@@ -199,3 +199,20 @@ def test_implausible_source_row_stops_at_staging_naming_it(tmp_path, range_build
     after = all_states(project)
     for name in OUTPUT_TABLES:
         assert after[name] == before[name], f"{name} changed"
+
+
+@pytest.mark.parametrize("selection", ["ml_feature_store_v2", "+ml_feature_store_v2"])
+def test_a_renamed_source_column_is_named_with_its_source(tmp_path, range_build, selection):
+    """The upstream renames player_game_summary.minutes_played to `minutes`: before, the staging
+    view failed in DuckDB's words ("Binder Error: Column minutes_played ...") naming no source.
+    Now the run stops before any model, naming the source, the column and the new one."""
+    project = DbtProject(tmp_path, range_build.db)
+    before = all_states(project)
+    project.execute(f"alter table {PGS} rename column minutes_played to minutes")
+    result = build_models(project, "--select", selection, "--vars", f"{{date: {DAY}}}", check=False)
+    text = " ".join(output_of(result).split())
+    assert result.returncode != 0
+    assert ("source nba_analytics.player_game_summary" in text and "has no column minutes_played" in text
+            and "its columns not declared there: minutes" in text), text[-3000:]
+    assert "Binder Error" not in text
+    assert all_states(project) == before
