@@ -540,17 +540,18 @@ def test_failing_completeness_gate_skips_all_five_tables(baseline, missing_box_s
 
 
 def test_dropped_source_column_fails_naming_it(baseline):
+    """Before: the staging view failed in DuckDB's words (Binder Error ... "usage_rate"), naming no
+    source. Now the guard names the source and the column before any model runs."""
     project = restore(baseline.workdir, baseline.db)
     project.execute(f"alter table {PGS} drop column usage_rate")
 
     result = build_models(project, "--vars", RANGE_VARS, check=False)
 
-    output = output_of(result)
+    output = " ".join(output_of(result).split())
     assert result.returncode != 0
-    assert re.search(r'Runtime Error in model stg_nba_analytics__player_game_summary .*\n\s*Binder Error: .*"usage_rate"',
-                     output), output[-3000:]
-    # Every model that reads the staging model is skipped; team_defense_zone_analysis does not read it.
-    assert_outputs_untouched(project, baseline, must_skip=[name for name in OUTPUT_TABLES if name != "team_defense_zone_analysis"])
+    assert "source nba_analytics.player_game_summary" in output and "has no column usage_rate" in output, output[-3000:]
+    assert "Binder Error" not in output
+    assert all_states(project) == baseline.state  # nothing ran, nothing changed
 
 
 # --------------------------------------------------------------------------------------------------
