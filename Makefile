@@ -136,7 +136,7 @@ BROWSER_DB ?=
 chromium:  ## Check for Chromium (the browser check needs it); install Debian's chromium when missing.
 	@test -x /usr/bin/chromium || { echo "installing chromium (Debian package)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-browser-check: setup profiles.yml chromium  ## Headless Chromium opens the report and the dbt docs page: screenshots, fails on a JS error or a missing plot.
+browser-check: setup profiles.yml chromium  ## Headless Chromium opens the feature-health report, the evaluation page and the dbt docs: screenshots, fails on a JS error or a missing plot.
 ifeq ($(BROWSER_DB),)
 	@rm -f target/browser.duckdb
 	$(MAKE) --no-print-directory data DB=target/browser.duckdb
@@ -144,9 +144,11 @@ ifeq ($(BROWSER_DB),)
 	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) build --quiet --exclude-resource-type unit_test --vars '{completeness_severity: warn}'
 endif
 	$(BIN)/python scripts/feature_health_report.py --db $(or $(BROWSER_DB),target/browser.duckdb) --out target/feature_health.html
+	$(BIN)/python scripts/evaluate.py --db $(or $(BROWSER_DB),target/browser.duckdb) --start 2021-10-19 --end 2021-12-01 --out target/evaluation.html > /dev/null
 	DBT_DUCKDB_PATH=$(or $(BROWSER_DB),target/browser.duckdb) $(DBT) docs generate --static --quiet
 	$(BIN)/python scripts/browser_check.py \
 	    --page target/feature_health.html --plots 4 --text "Feature health of ml_feature_store_v2" \
+	    --page target/evaluation.html --plots 6 --text "same rows" \
 	    --page 'target/static_index.html#!/exposure/exposure.nba_precompute.prediction_service' --plots 0 --text prediction_service \
 	    --page 'target/static_index.html#!/overview' --plots 0 --text 'The flow, from sources to predictions'
 
