@@ -287,7 +287,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def code_version() -> dict:
+def project_code() -> dict:
     """sha256 over the model, macro and seed files (path and content, sorted), the git commit, and
     dbt's checksum of the model when target/manifest.json has it."""
     digest = hashlib.sha256()
@@ -380,7 +380,7 @@ def export(args: argparse.Namespace) -> dict:
                 "provenance": written["provenance"],
                 "split": {name: {"dates": bounds, "rows": written["split"].get(name, 0)}
                           for name, bounds in facts["split"].items()},
-                "code_version": code_version(),
+                "project_code": project_code(),
                 "file": {"path": str(out), "sha256": sha256_of(data), "bytes": data.stat().st_size},
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "seconds": round(time.perf_counter() - started, 2),

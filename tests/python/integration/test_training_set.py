@@ -141,7 +141,7 @@ def test_export_split_is_by_date_without_overlap(exported):
 def test_manifest_hashes_the_file_and_the_code(exported):
     _, out, manifest, _ = exported
     assert manifest["file"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
-    code = manifest["code_version"]
+    code = manifest["project_code"]
     assert len(code["project_files_sha256"]) == 64 and code["project_files"] > 20
     model = (REPO / "models" / "predictions" / "ml_training_examples.sql").read_bytes()
     assert code["project_files_sha256"] != hashlib.sha256(model).hexdigest()  # all model files, not one
@@ -415,11 +415,11 @@ def test_a_failure_between_data_and_manifest_keeps_the_old_pair(built, tmp_path,
     training_set.export(export_args(project, out))
     old = sha256_file(out)
 
-    def broken_code_version():
+    def broken_project_code():
         raise RuntimeError("injected: manifest step failed")
 
     with monkeypatch.context() as patch:  # fails while the manifest is built, after the data is written
-        patch.setattr(training_set, "code_version", broken_code_version)
+        patch.setattr(training_set, "project_code", broken_project_code)
         with pytest.raises(RuntimeError, match="injected"):
             training_set.export(export_args(project, out, "--min-quality", "90"))
     assert_pair_consistent(out, old)
