@@ -30,16 +30,10 @@ from pathlib import Path
 
 import duckdb
 
+from project_outputs import outputs, read_manifest
+
 REPO = Path(__file__).resolve().parents[1]
 DBT = str(Path(sys.executable).with_name("dbt"))
-TABLES = {
-    "player_shot_zone_analysis": ("dev_nba_precompute", "analysis_date"),
-    "team_defense_zone_analysis": ("dev_nba_precompute", "analysis_date"),
-    "player_daily_cache": ("dev_nba_precompute", "cache_date"),
-    "player_composite_factors": ("dev_nba_precompute", "game_date"),
-    "ml_feature_store_v2": ("dev_nba_predictions", "game_date"),
-    "ml_training_examples": ("dev_nba_predictions", "game_date"),
-}
 # The five tables and the training examples built from them (ml_training_examples is their only child).
 OUTPUTS = "+ml_training_examples"
 # Backfills run with the completeness gates as warnings (as make backfill does). Run and build get the
@@ -121,6 +115,9 @@ def main() -> int:
     generated = bench.run(sys.executable, "-m", "nba_phase3_gen", "--db", str(bench.db), "--seasons", str(args.seasons))
     figures["generate_seconds"] = round(generated["seconds"], 2)
     bench.dbt("seed", "--quiet", echo=False)
+    # The tables the timed builds write (OUTPUTS), as the manifest the seed's parse wrote describes them.
+    tables = {o.name: (o.schema, o.window_column)
+              for o in outputs(read_manifest(workdir / "target"), upstream_of=OUTPUTS.lstrip("+")).values()}
 
     print("[2/6] full backfill, all five tables, one set-based pass")
     runs, builds = [], []
@@ -136,7 +133,7 @@ def main() -> int:
     figures["backfill_dates"] = dates
     figures["backfill_seconds_per_date"] = round(figures["backfill_run_seconds"] / dates, 4)
     figures["model_seconds"] = model_times
-    figures["rows"] = {t: bench.query(f"select count(*) from {s}.{t}")[0][0] for t, (s, _) in TABLES.items()}
+    figures["rows"] = {t: bench.query(f"select count(*) from {s}.{t}")[0][0] for t, (s, _) in tables.items()}
 
     game_dates = [r[0].isoformat() for r in bench.query(
         "select distinct game_date from dev_nba_predictions.ml_feature_store_v2 "
@@ -155,7 +152,7 @@ def main() -> int:
     print(f"[3/6] daily builds (five models and their tests): {args.repeat} new dates, then {day} again")
 
     def daily(date: str) -> dict:
-        for table, (schema, column) in TABLES.items():
+        for table, (schema, column) in tables.items():
             bench.execute(f"delete from {schema}.{table} where {column} = '{date}'")
         return bench.dbt("build", "--select", OUTPUTS, "--exclude-resource-type", "unit_test",
                          "--vars", f"{{date: {date}}}", echo=False)
@@ -184,7 +181,7 @@ def main() -> int:
     print(f"[5/6] per-date loop over {len(loop_dates)} dates ({loop_dates[0]} .. {loop_dates[-1]})")
     loop_seconds = []
     for loop_day in loop_dates:
-        for table, (schema, column) in TABLES.items():
+        for table, (schema, column) in tables.items():
             bench.execute(f"delete from {schema}.{table} where {column} = '{loop_day}'")
         loop_seconds.append(bench.dbt("run", "--select", OUTPUTS, "--vars", f"{{date: {loop_day}}}", echo=False)["seconds"])
     figures["loop_seconds_per_date"] = median(loop_seconds)

@@ -7,10 +7,12 @@ the test process (run_in_process), as a subprocess only when called from another
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import duckdb
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 from dbt_parse_cache import shared_parse  # noqa: E402
+from project_outputs import outputs, read_manifest  # noqa: E402
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 
@@ -26,13 +29,32 @@ DBT = str(Path(sys.executable).with_name("dbt"))
 PRECOMPUTE = "dev_nba_precompute"
 PREDICTIONS = "dev_nba_predictions"
 STAGING = "dev_nba_staging"
-OUTPUT_TABLES = {
-    "player_shot_zone_analysis": (PRECOMPUTE, "analysis_date", ("player_lookup", "analysis_date"), "processed_at"),
-    "team_defense_zone_analysis": (PRECOMPUTE, "analysis_date", ("team_abbr", "analysis_date"), "processed_at"),
-    "player_daily_cache": (PRECOMPUTE, "cache_date", ("player_lookup", "cache_date"), "processed_at"),
-    "player_composite_factors": (PRECOMPUTE, "game_date", ("player_lookup", "game_date"), "processed_at"),
-    "ml_feature_store_v2": (PREDICTIONS, "game_date", ("player_lookup", "game_date"), "updated_at"),
-}
+
+
+def __getattr__(name: str):
+    """OUTPUT_TABLES, derived on first use (a module attribute: PEP 562)."""
+    if name == "OUTPUT_TABLES":
+        return output_tables()
+    raise AttributeError(name)
+
+
+@functools.cache
+def output_tables() -> dict:
+    """{table: (schema, window column, key columns, write timestamp)} of the five outputs: the
+    incremental outputs that ml_feature_store_v2 reads and the store itself, as `dbt parse` of the
+    repository on the dev target describes them (scripts/project_outputs.py), never listed here."""
+    workdir = Path(tempfile.mkdtemp(prefix="nba_outputs_"))
+    (workdir / "profiles").mkdir()
+    shutil.copy(REPO / "profiles.yml.example", workdir / "profiles" / "profiles.yml")
+    env = {**os.environ, "DBT_PROFILES_DIR": str(workdir / "profiles"), "DBT_DUCKDB_PATH": "parse.duckdb",
+           "DBT_TARGET_PATH": str(workdir / "target"), "DBT_LOG_PATH": str(workdir / "logs"), "DBT_TARGET": "dev",
+           "DBT_PROJECT_DIR": str(REPO), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    result = run_in_process(["parse", "--quiet"], env, workdir)
+    if result.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{result.stdout}")
+    found = outputs(read_manifest(workdir / "target"), upstream_of="ml_feature_store_v2")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return {o.name: (o.schema, o.window_column, o.key, o.written_at) for o in found.values()}
 
 
 def generate_demo(path: Path, until: str = "2021-12-01", seed: int = 42) -> Path:
@@ -153,11 +175,11 @@ class DbtProject:
             con.execute(sql, params or [])
 
     def table(self, name: str) -> str:
-        return f"{OUTPUT_TABLES[name][0]}.{name}"
+        return f"{output_tables()[name][0]}.{name}"
 
     def snapshot(self, name: str, where: str = "true") -> dict:
         """{key: (data_hash, written_at)} of an output table (optionally filtered)."""
-        schema, _, key, written_at = OUTPUT_TABLES[name]
+        schema, _, key, written_at = output_tables()[name]
         rows = self.query(f"select {', '.join(key)}, data_hash, {written_at} from {schema}.{name} where {where}")
         return {tuple(row[: len(key)]): (row[len(key)], row[len(key) + 1]) for row in rows}
 
@@ -171,9 +193,10 @@ _ROWS_WRITTEN = _re.compile(r"rows written: (\w+) = (\d+)")
 _RUN_WINDOW = _re.compile(r"Run window: (date|range|all|catch_up)\b(?: from (\S+))?(?: to (\S+))?")
 
 
-def rows_written(result: subprocess.CompletedProcess, tables=tuple(OUTPUT_TABLES)) -> dict:
+def rows_written(result: subprocess.CompletedProcess, tables=()) -> dict:
     """{table: n} from the post-hook lines `rows written: <table> = <n>` of one dbt invocation, for
     the five output tables by default (`tables=None`: every model, ml_training_examples included)."""
+    tables = tables or tuple(output_tables())
     return {name: int(n) for name, n in _ROWS_WRITTEN.findall(result.stdout) if tables is None or name in tables}
 
 
@@ -190,7 +213,7 @@ def run_window_logged(result: subprocess.CompletedProcess):
 
 def table_state(project: DbtProject, name: str, where: str = "true") -> dict:
     """{key: (data_hash, written_at, created_at)} of an output table (optionally filtered)."""
-    schema, _, key, written_at = OUTPUT_TABLES[name]
+    schema, _, key, written_at = output_tables()[name]
     rows = project.query(
         f"select {', '.join(key)}, data_hash, {written_at}, created_at from {schema}.{name} where {where}")
     return {tuple(row[: len(key)]): tuple(row[len(key):]) for row in rows}
@@ -199,7 +222,7 @@ def table_state(project: DbtProject, name: str, where: str = "true") -> dict:
 def all_states(project: DbtProject, where_by_table=None) -> dict:
     """{table: table_state(...)} of the five output tables; where_by_table maps a table to a filter."""
     where_by_table = where_by_table or {}
-    return {name: table_state(project, name, where_by_table.get(name, "true")) for name in OUTPUT_TABLES}
+    return {name: table_state(project, name, where_by_table.get(name, "true")) for name in output_tables()}
 
 
 def changed_keys(before: dict, after: dict) -> set:
@@ -209,7 +232,7 @@ def changed_keys(before: dict, after: dict) -> set:
 
 def key_counts(project: DbtProject, name: str) -> tuple:
     """(rows, distinct keys) of an output table."""
-    schema, _, key, _ = OUTPUT_TABLES[name]
+    schema, _, key, _ = output_tables()[name]
     return project.query(f"select count(*), count(distinct ({', '.join(key)})) from {schema}.{name}")[0]
 
 
