@@ -59,6 +59,7 @@ from pathlib import Path
 
 from cached_venv import ensure_venv
 from dbt_parse_cache import shared_parse
+from project_outputs import outputs, read_manifest, reads_python_model
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PROFILES_TEMPLATE = PROJECT_DIR / "tests" / "bigquery" / "profiles.yml.template"
@@ -68,11 +69,9 @@ BQ_PROJECT = "nba-props-platform"
 DEMO_ARGS = ["--seasons", "1", "--until", "2021-12-01"]
 INCREMENTAL_DATE = "2021-11-20"
 SELECTOR = "bigquery_sql"
-OUTPUT_KEYS = {
-    "player_shot_zone_analysis": ["player_lookup", "analysis_date"],
-    "team_defense_zone_analysis": ["team_abbr", "analysis_date"],
-    "player_daily_cache": ["player_lookup", "cache_date"],
-}
+# {table: key columns} of the outputs the SQL build writes (SQL incremental outputs that read no
+# Python model), filled from the manifest of the seed step (scripts/project_outputs.py).
+OUTPUT_KEYS: dict[str, list[str]] = {}
 # BigQuery load types for the source definitions' data_type values.
 LOAD_TYPES = {"string": "STRING", "date": "DATE", "int64": "INT64", "boolean": "BOOL", "numeric": "NUMERIC",
               "timestamp": "TIMESTAMP", "float64": "FLOAT64"}
@@ -130,6 +129,8 @@ def free_port() -> int:
 #    minutes for the demo data). The launcher inserts the same parsed rows in one statement
 #    (DuckDB from_json over one JSON parameter); crucible still parses and validates the CSV.
 #    The parity step of this script compares every output row with a DuckDB build of the data.
+# It also counts the query jobs it serves (jobs.insert and jobs.query, the calls BigQuery bills as
+# jobs): one line per job in the file named by CRUCIBLE_JOB_LOG, so a step's job count is visible.
 LAUNCHER = r"""
 import contextlib, datetime, decimal, json, math, re, sys, threading
 from crucible.engine import engine as engine_module
@@ -185,6 +186,18 @@ def cursor(self, session):
         yield FastInsert(real) if getattr(loading, "active", False) else real
 engine_module.Engine.cursor = cursor
 
+import os
+job_log = os.environ.get("CRUCIBLE_JOB_LOG")
+def counted(original):
+    async def handler(self, request):
+        with open(job_log, "a") as log:
+            log.write(request.url.path + "\n")
+        return await original(self, request)
+    return handler
+if job_log:
+    for name in ("jobs_insert", "jobs_query"):
+        setattr(bigquery_app.BigQueryServer, name, counted(getattr(bigquery_app.BigQueryServer, name)))
+
 from crucible.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -196,12 +209,19 @@ class Emulator:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log_path = work_dir / "crucible.log"
         self.log = open(self.log_path, "w")
+        self.job_log = work_dir / "jobs.log"
+        self.job_log.write_text("")
         # A session of its own: stop() ends the server and only what it started.
         self.process = subprocess.Popen(
             [str(crucible.parent / "python"), "-c", LAUNCHER,
              "serve", "--dialect", "bigquery", "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "CRUCIBLE_JOB_LOG": str(self.job_log)},
         )
+
+    def jobs(self) -> int:
+        """The number of query jobs served so far."""
+        return len(self.job_log.read_text().splitlines())
 
     def wait_ready(self, timeout: float = 90.0) -> dict:
         deadline = time.time() + timeout
@@ -332,7 +352,7 @@ def load_demo_data(client, duckdb_path: Path, report: Report) -> dict[str, int]:
         counts[f"{dataset}.{table}"] = count
         if count != payloads[(dataset, table)][2]:
             problems.append(f"{dataset}.{table}: loaded {count} rows of {payloads[(dataset, table)][2]}")
-    report.verdict(not problems and len(tables) == 6,
+    report.verdict(not problems and set(tables) == set(declared),
                    f"loaded {len(tables)} tables: " + ", ".join(f"{k} {v}" for k, v in counts.items()), problems)
     return counts
 
@@ -574,7 +594,8 @@ CORRECTED_GAME_DATE = "2021-11-19"  # the game before INCREMENTAL_DATE whose box
 
 def append_corrected_row(client, demo_db: Path) -> tuple[str, str]:
     """Re-deliver one player_game_summary row of CORRECTED_GAME_DATE as an upstream re-run writes it
-    (points + 7, a new data_hash, a newer processed_at) with a CSV append load: (player, game)."""
+    (points + 7 from seven more free throws, a new data_hash, a newer processed_at) with a CSV append
+    load: (player, game)."""
     import duckdb
     from google.cloud import bigquery
 
@@ -584,7 +605,8 @@ def append_corrected_row(client, demo_db: Path) -> tuple[str, str]:
             "select column_name from information_schema.columns where table_schema = 'nba_analytics'"
             " and table_name = 'player_game_summary' order by ordinal_position").fetchall()]
         row = connection.execute(
-            "select * replace (points + 7 as points, md5(data_hash || 'corrected') as data_hash,"
+            "select * replace (points + 7 as points, ft_makes + 7 as ft_makes,"
+            " md5(data_hash || 'corrected') as data_hash,"
             " processed_at + interval 1 day as processed_at) from nba_analytics.player_game_summary"
             f" where game_date = date '{CORRECTED_GAME_DATE}' and is_active and minutes_played > 0"
             " order by player_lookup limit 1").fetchone()
@@ -674,6 +696,8 @@ def main() -> int:
         emulator_profile = ["--profile", "nba_precompute_emulator", "--target", "prod"]
         report.step("dbt seed on the emulator")
         dbt_step(report, work_dir, env_for, "seed", ["seed", *emulator_profile, "--selector", SELECTOR], expect_models=False)
+        manifest = read_manifest(Path(env_for("seed")["DBT_TARGET_PATH"]))
+        OUTPUT_KEYS.update({o.name: list(o.key) for o in outputs(manifest).values() if not reads_python_model(manifest, o)})
 
         report.step("dbt build --full-refresh on the emulator (every SQL model, data and unit tests)")
         dbt_step(report, work_dir, env_for, "build-full-refresh",
@@ -682,9 +706,13 @@ def main() -> int:
 
         report.step(f"dbt build --vars '{{date: {INCREMENTAL_DATE}}}' on the emulator (incremental MERGE)")
         # Unit tests do not read the warehouse's data: the full-refresh build ran them already.
-        _, output = dbt_step(report, work_dir, env_for, "build-date",
-                             ["build", *emulator_profile, "--selector", SELECTOR, "--exclude-resource-type", "unit_test",
-                              "--vars", f"{{date: {INCREMENTAL_DATE}}}"])
+        jobs_before = emulator.jobs()
+        counts, output = dbt_step(report, work_dir, env_for, "build-date",
+                                  ["build", *emulator_profile, "--selector", SELECTOR, "--exclude-resource-type", "unit_test",
+                                   "--vars", f"{{date: {INCREMENTAL_DATE}}}"])
+        nodes = {kind: sum(statuses.values()) for kind, statuses in (counts or {}).items()}
+        print(f"         BigQuery cost: the dated build issued {emulator.jobs() - jobs_before} query jobs"
+              f" for {nodes.get('model', 0)} models and {nodes.get('test', 0)} tests (hooks, guards and merges included)")
         written = rows_written(output or "")
         report.verdict(set(written) == set(OUTPUT_KEYS) and not any(written.values()),
                        f"re-running a built date with unchanged inputs writes 0 rows: {written}")
@@ -730,7 +758,8 @@ def main() -> int:
 
         report.step("Regression tests on the emulator (pytest tests/bigquery)")
         env = env_for("regression")
-        env.update(BQ_REGRESSION_DATE=INCREMENTAL_DATE, BQ_REGRESSION_WORK_DIR=str(work_dir), DBT_EXECUTABLE=dbt_executable())
+        env.update(BQ_REGRESSION_DATE=INCREMENTAL_DATE, BQ_REGRESSION_WORK_DIR=str(work_dir), DBT_EXECUTABLE=dbt_executable(),
+                   BQ_OUTPUT_KEYS=json.dumps(OUTPUT_KEYS))
         # its dbt build of INCREMENTAL_DATE finds the parse of the steps with the same profile and vars
         with shared_parse(work_dir / "parse", env, [*emulator_profile, "--vars", f"{{date: {INCREMENTAL_DATE}}}"]):
             result = subprocess.run(
