@@ -14,7 +14,8 @@
   Table <staging schema>.build_stamps, one row per model build (and one '__run__' row per invocation
   that carries the run's window and sources state). It is only ever appended to (no DELETE: the local
   BigQuery emulator has none, and the history is small and useful). A damaged table (a column
-  dropped, renamed or added) is recreated by the next invocation that builds a persisted model:
+  dropped, renamed or added, or a table of an older version of this project) is recreated by the
+  next invocation that builds a persisted model:
     node_id            dbt unique_id of the model ('__run__' for the invocation row)
     window_mode        date / range / all / catch_up
     window_start       first date of the window, YYYY-MM-DD (NULL: unbounded)
@@ -99,7 +100,7 @@
     {%- set damage = build_stamps_damage(existing) -%}
     {%- if damage -%}
       {%- do adapter.drop_relation(existing) -%}
-      {%- do log("build_stamps: the stamp table " ~ stamps ~ " was damaged (" ~ damage ~ "): recreated it empty. This build stamps what it builds; a selection without `+` needs a `+` build of its window first.", info=true) -%}
+      {%- do log("build_stamps: the stamp table " ~ stamps ~ " was damaged or written by an older version of this project (" ~ damage ~ "): recreated it empty. This build stamps what it builds; a selection without `+` needs a `+` build of its window first.", info=true) -%}
     {%- endif -%}
   {%- endif -%}
   {%- do adapter.create_schema(stamps) -%}

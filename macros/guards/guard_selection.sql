@@ -147,7 +147,7 @@
   {%- endif -%}
   {%- set damage = build_stamps_damage(existing) -%}
   {%- if damage -%}
-    {{ exceptions.raise_compiler_error(header ~ ", and the stamp table " ~ stamps ~ " that records what they were built from is damaged (" ~ damage ~ "): their stamps cannot be read." ~ footer ~ " (it recreates the stamp table)") }}
+    {{ exceptions.raise_compiler_error(header ~ ", and the stamp table " ~ stamps ~ " that records what they were built from is damaged or written by an older version of this project (" ~ damage ~ "): their stamps cannot be read." ~ footer ~ " (it recreates the stamp table)") }}
   {%- endif -%}
   {#- The inputs' rows now: one query fingerprints them all and checks every stamp of them against them. -#}
   {%- set problems = [] -%}

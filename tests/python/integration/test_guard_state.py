@@ -80,15 +80,16 @@ def test_a_damaged_stamp_table_is_named_and_the_plus_build_recreates_it(built):
     refused = design_card(project, INPUT_RANGE_VARS)
     text = output_of(refused)
     assert refused.returncode != 0
-    assert ('"build_stamps" that records what they were built from is damaged '
-            "(missing columns: window_end; unexpected columns: last_date)") in text, text[-3000:]
+    assert ('"build_stamps" that records what they were built from is damaged or written by an older version '
+            "of this project (missing columns: window_end; unexpected columns: last_date)") in text, text[-3000:]
     assert f"Nothing was written. Run: dbt build --select +ml_feature_store_v2 --vars '{INPUT_RANGE_VARS}'" in text
     assert "Binder Error" not in text
     assert rows_by_date(project) == before
     repaired = build_models(project, "--select", "+ml_feature_store_v2", "--vars", INPUT_RANGE_VARS, check=False)
     text = output_of(repaired)
     assert repaired.returncode == 0, text[-3000:]
-    assert "was damaged (missing columns: window_end; unexpected columns: last_date): recreated it empty" in text
+    assert ("was damaged or written by an older version of this project (missing columns: window_end; "
+            "unexpected columns: last_date): recreated it empty") in text
     columns = [c for (c,) in project.query("select column_name from information_schema.columns where table_schema = "
                                            "'dev_nba_staging' and table_name = 'build_stamps' order by ordinal_position")]
     assert "window_end" in columns and "last_date" not in columns
