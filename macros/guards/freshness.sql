@@ -1,8 +1,12 @@
 {#-
   Source freshness as of the run (docs/guards.md).
 
-  A nightly run for date D asks whether the sources were loaded in time for D's run: it looks only at
-  rows loaded by then (loaded_at <= as_of) and measures their age at that time. as_of is:
+  A nightly run for date D asks whether the sources were delivered in time for D's run: it looks only
+  at rows first delivered by then and measures their age at that time. A row's delivery time is the
+  sources' loaded_at_field, created_at: when the row first arrived (the Phase 3 contract and the
+  generator keep it when a row is re-processed, which rewrites processed_at). So an upstream re-run
+  that re-processes rows which were on time does not make a past run's sources look late, and a
+  first delivery after the run still does. as_of is:
     - the var freshness_as_of (a UTC timestamp 'YYYY-MM-DD HH:MM:SS') when given;
     - for a dated run (date, or the end_date of a range) before today: that date at
       nightly_run_time in league_timezone (06:00 America/New_York by default);
@@ -24,11 +28,8 @@
   {#- The as-of time as a naive UTC datetime, or none for the wall clock. -#}
   {%- set explicit = typed_var('freshness_as_of') -%}
   {%- if explicit -%}
-    {%- set text = explicit | string | trim -%}
-    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}(:[0-9]{2})?$', text) -%}
-      {{ exceptions.raise_compiler_error("Freshness: var 'freshness_as_of' is '" ~ text ~ "', expected a UTC time as 'YYYY-MM-DD HH:MM:SS'.") }}
-    {%- endif -%}
-    {{ return(modules.datetime.datetime.fromisoformat(text.replace('T', ' '))) }}
+    {#- typed_var has checked it: a real UTC time as 'YYYY-MM-DD HH:MM[:SS]'. -#}
+    {{ return(modules.datetime.datetime.fromisoformat(explicit | replace('T', ' '))) }}
   {%- endif -%}
   {%- set window = run_window_vars() -%}
   {%- if window.end is none -%}{{ return(none) }}{%- endif -%}
@@ -74,7 +75,7 @@
 
 
 {% macro freshness_sql(relation, loaded_at_field, filter=none) %}
-  {#- max_loaded_at (rows loaded by as_of) and snapshotted_at (the time their age is measured at). -#}
+  {#- max_loaded_at (rows first delivered by as_of: loaded_at_field is created_at) and snapshotted_at (the time their age is measured at). -#}
   {%- set as_of = freshness_as_of() -%}
   {%- set node = source_node_of(relation) -%}
   {%- set clock = none if node is none else ((node.config.meta or {}).get('freshness_clock') or (node.meta or {}).get('freshness_clock')) -%}

@@ -8,9 +8,11 @@
   3. the gate tests (tag `gate`: staging input rules, schedule checks, completeness) that guard the
      selected outputs run here when the selection does not include them;
   4. source freshness as of the run (freshness_as_of), with the sources' own thresholds;
-  5. every persisted input the selection reads without rebuilding it was built for a window that
-     covers this one, from the sources as they are now (build stamps); otherwise the run stops,
-     naming the input, the window it holds and the command to run.
+  5. every persisted input the selection reads without rebuilding it carries a build stamp that
+     describes its rows as they are now (recomputed row count and content fingerprint, verified seal),
+     for a window that covers this one, built from the sources' content as it is now; otherwise
+     (forged, stale, missing or damaged stamps) the run stops, naming the input, the window it holds
+     and the `+` command to run.
 -#}
 
 {% macro guard_selection() %}
@@ -124,7 +126,7 @@
 
 
 {% macro changed_sources(old_state, new_state) %}
-  {#- The source tables whose row count or latest load differ between two sources_state strings. -#}
+  {#- The source tables whose row count or content fingerprint differ between two sources_state strings. -#}
   {%- set old = {} -%}
   {%- for part in (old_state or '').split(';') if part -%}{%- do old.update({part.split(':')[0]: part}) -%}{%- endfor -%}
   {%- set changed = [] -%}
@@ -136,6 +138,13 @@
 
 
 {% macro guard_stale_inputs(outputs, ancestors, selected, window, state) %}
+  {#-
+    Every persisted input the selection reads without rebuilding it must carry a stamp that describes
+    its rows as they are now (row count and content fingerprint, recomputed here), whose seal verifies,
+    whose window covers this run's and whose sources state is the state now. Anything else stops the
+    run before any model, naming the input and the `+` command (which rebuilds the inputs and, when the
+    stamp table is damaged or missing, recreates it).
+  -#}
   {%- set inputs = [] -%}
   {%- for unique_id in ancestors if unique_id not in selected -%}
     {%- set node = graph.nodes[unique_id] -%}
@@ -144,48 +153,74 @@
     {%- endif -%}
   {%- endfor -%}
   {%- if inputs | length == 0 -%}{{ return('') }}{%- endif -%}
+  {%- set header = "Stale inputs: this run (window " ~ describe_window(window.mode, window.start, window.end) ~ ") would read tables it does not rebuild" -%}
+  {%- set footer = "\nNothing was written. Run: " ~ rerun_command(outputs, window) -%}
   {%- set stamps = build_stamps_relation() -%}
+  {%- set existing = adapter.get_relation(database=stamps.database, schema=stamps.schema, identifier=stamps.identifier) -%}
+  {%- if existing is none -%}
+    {{ exceptions.raise_compiler_error(header ~ ", and the stamp table " ~ stamps ~ " that records what they were built from does not exist (dropped, or never created in this database): nothing shows which window and which source rows "
+        ~ inputs | map(attribute='name') | sort | join(', ') ~ " hold." ~ footer ~ " (it recreates the stamp table)") }}
+  {%- endif -%}
+  {%- set damage = build_stamps_damage(existing) -%}
+  {%- if damage -%}
+    {{ exceptions.raise_compiler_error(header ~ ", and the stamp table " ~ stamps ~ " that records what they were built from is damaged or written by an older version of this project (" ~ damage ~ "): their stamps cannot be read." ~ footer ~ " (it recreates the stamp table)") }}
+  {%- endif -%}
+  {#- The inputs' rows now: one query fingerprints them all and checks every stamp of them against them. -#}
+  {%- set problems = [] -%}
+  {%- set parts = [] -%}
+  {%- for node in inputs -%}
+    {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+    {%- if relation is none -%}
+      {%- do problems.append(node.name ~ " does not exist (never built in this database)") -%}
+    {%- else -%}
+      {%- do parts.append(content_fingerprint_sql(relation, node.unique_id)) -%}
+    {%- endif -%}
+  {%- endfor -%}
   {%- set by_node = {} -%}
-  {%- if adapter.get_relation(database=stamps.database, schema=stamps.schema, identifier=stamps.identifier) is not none -%}
-    {%- set ids = [] -%}
-    {%- for node in inputs -%}{%- do ids.append("'" ~ node.unique_id ~ "'") -%}{%- endfor -%}
-    {%- set rows = run_query('select node_id, window_mode, window_start, window_end, sources_state, cast(built_at as ' ~ dbt.type_string() ~ '), replaced from ' ~ stamps
-        ~ ' where node_id in (' ~ ids | join(', ') ~ ') order by built_at desc').rows -%}
+  {%- set rows_now = {} -%}
+  {%- if parts -%}
+    {%- set rows = run_query('select content.label, content.row_count, stamp.window_mode, stamp.window_start, stamp.window_end, stamp.sources_state, cast(stamp.built_at as ' ~ dbt.type_string() ~ ')'
+        ~ ', stamp.table_rows = content.row_count and stamp.table_fingerprint = content.fingerprint as describes_rows, stamp.seal = ' ~ stamp_seal('stamp.') ~ ' as sealed, stamp.table_rows'
+        ~ ' from (' ~ parts | join(' union all ') ~ ') as content left join ' ~ stamps ~ ' as stamp on stamp.node_id = content.label'
+        ~ ' order by stamp.built_at desc').rows -%}
     {%- for row in rows -%}
-      {%- do by_node.setdefault(row[0], []).append(row) -%}
+      {%- do rows_now.update({row[0]: row[1]}) -%}
+      {%- if row[6] is not none -%}{%- do by_node.setdefault(row[0], []).append(row) -%}{%- endif -%}
     {%- endfor -%}
   {%- endif -%}
-  {%- set problems = [] -%}
-  {%- for node in inputs -%}
+  {%- for node in inputs if node.unique_id in rows_now -%}
     {%- set node_stamps = by_node.get(node.unique_id, []) -%}
-    {#- The stamps since the table was last replaced (newest first): they describe its rows. -#}
-    {%- set candidates = [] -%}
-    {%- for row in node_stamps -%}
-      {%- if loop.first or not candidates[-1][6] -%}{%- do candidates.append(row) -%}{%- endif -%}
-    {%- endfor -%}
-    {%- set ok = namespace(value=false) -%}
-    {%- for row in candidates if row[4] == state and window_covers(row[2], row[3], window) -%}
-      {%- set ok.value = true -%}
-    {%- endfor -%}
-    {%- if not ok.value -%}
-      {%- if node_stamps | length == 0 -%}
-        {%- do problems.append(node.name ~ " has no build stamp (never built by this project's current code)") -%}
+    {%- set verified = node_stamps | selectattr(7) | selectattr(8) | list -%}
+    {%- set covering = [] -%}
+    {%- for row in verified if window_covers(row[3], row[4], window) -%}{%- do covering.append(row) -%}{%- endfor -%}
+    {%- set current = covering | selectattr(5, 'equalto', state) | list -%}
+    {#- Stamps that name its current rows but fail their seal: edited or written by hand. -#}
+    {%- set unsealed = node_stamps | selectattr(7) | rejectattr(8) | list -%}
+    {%- set ignored = ("; " ~ unsealed | length ~ " stamp(s) naming its current rows fail their seal (edited or written by hand) and were ignored") if unsealed else "" -%}
+    {%- if current -%}
+      {#- vouched for -#}
+    {%- elif not node_stamps -%}
+      {%- do problems.append(node.name ~ " has no build stamp in " ~ stamps ~ " (its stamps were removed, or the stamp table was recreated after it was built)") -%}
+    {%- elif not verified -%}
+      {%- if unsealed -%}
+        {%- do problems.append(node.name ~ ": every stamp naming its current " ~ rows_now[node.unique_id] ~ " rows fails its seal (edited or written by hand), so nothing shows which window and source rows they come from") -%}
       {%- else -%}
-        {%- set latest = node_stamps[0] -%}
-        {%- set changed = changed_sources(latest[4], state) -%}
-        {%- set why = "holds the window " ~ describe_window(latest[1], latest[2], latest[3]) ~ " (built " ~ latest[5][:19] ~ ")" -%}
-        {%- if not window_covers(latest[2], latest[3], window) -%}
-          {%- set why = why ~ ", which does not cover this run's window" -%}
-        {%- endif -%}
-        {%- if changed -%}
-          {%- set why = why ~ ", and " ~ changed | join(', ') ~ " changed since it was built" -%}
-        {%- endif -%}
-        {%- do problems.append(node.name ~ " " ~ why) -%}
+        {%- do problems.append(node.name ~ " holds " ~ rows_now[node.unique_id] ~ " rows that no build stamp describes (" ~ node_stamps[0][9] ~ " rows at its latest stamp, " ~ node_stamps[0][6][:19] ~ "): the table was changed after its build, or the stamp was written by hand") -%}
       {%- endif -%}
+    {%- else -%}
+      {%- set latest = (covering or verified)[0] -%}
+      {%- set changed = changed_sources(latest[5], state) -%}
+      {%- set why = "holds the window " ~ describe_window(latest[2], latest[3], latest[4]) ~ " (built " ~ latest[6][:19] ~ ")" -%}
+      {%- if not covering -%}
+        {%- set why = why ~ ", which does not cover this run's window" -%}
+      {%- endif -%}
+      {%- if changed -%}
+        {%- set why = why ~ ", and " ~ changed | join(', ') ~ " changed since it was built" -%}
+      {%- endif -%}
+      {%- do problems.append(node.name ~ " " ~ why ~ ignored) -%}
     {%- endif -%}
   {%- endfor -%}
   {%- if problems -%}
-    {{ exceptions.raise_compiler_error("Stale inputs: this run (window " ~ describe_window(window.mode, window.start, window.end) ~ ") would read tables it does not rebuild:\n  - "
-        ~ problems | join("\n  - ") ~ "\nNothing was written. Run: " ~ rerun_command(outputs, window)) }}
+    {{ exceptions.raise_compiler_error(header ~ ":\n  - " ~ problems | join("\n  - ") ~ footer) }}
   {%- endif -%}
 {% endmacro %}

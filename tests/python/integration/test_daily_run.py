@@ -55,8 +55,9 @@ def test_a_past_date_whose_sources_were_loaded_in_time_passes_and_is_built(proje
 def test_a_late_load_stops_the_daily_run_naming_the_source_and_its_lag(project):
     # The box scores of 2021-11-19 arrive 30 hours late: at 11-20's nightly run (11:00 UTC) the latest
     # box scores loaded were 11-18's, loaded 2021-11-19 08:02 UTC: 26.97 hours earlier (> 24).
-    project.execute("update nba_analytics.player_game_summary set processed_at = processed_at + interval 30 hour "
-                    "where game_date = '2021-11-19'")
+    # (A first delivery: created_at, the delivery time freshness reads, moves with processed_at.)
+    project.execute("update nba_analytics.player_game_summary set processed_at = processed_at + interval 30 hour, "
+                    "created_at = created_at + interval 30 hour where game_date = '2021-11-19'")
     result = daily(project, "2021-11-20")
     assert result.returncode == 1
     assert "Daily run stopped" in result.stderr
@@ -93,7 +94,8 @@ def test_todays_run_is_measured_on_the_wall_clock(project):
     # the run ends after `now` was read, so the bound is the time after the run.
     assert 0 <= (after - datetime.fromisoformat(lag.group(2))).total_seconds() < 24 * 3600, lag.group(2)
     for table in SOURCES:
-        project.execute(f"update {table} set processed_at = cast(now() as timestamp) - interval 1 hour")
+        project.execute(f"update {table} set processed_at = cast(now() as timestamp) - interval 1 hour, "
+                        "created_at = cast(now() as timestamp) - interval 1 hour")
     fresh = daily(project, today.isoformat(), *extra)
     assert fresh.returncode == 0, fresh.stdout[-3000:] + fresh.stderr[-2000:]
 

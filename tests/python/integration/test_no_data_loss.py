@@ -166,7 +166,8 @@ def test_a_selection_without_plus_runs_the_completeness_gate_and_names_the_game(
 def test_a_selection_without_plus_checks_freshness_as_of_its_date(one_date):
     project = one_date
     # The box scores of 11-30 arrive 30 hours late: at 12-01's nightly run they were not there.
-    project.execute("update nba_analytics.player_game_summary set processed_at = processed_at + interval 30 hour where game_date = '2021-11-30'")
+    project.execute("update nba_analytics.player_game_summary set processed_at = processed_at + interval 30 hour, "
+                    "created_at = created_at + interval 30 hour where game_date = '2021-11-30'")
     result = project.build("--select", "ml_feature_store_v2", "--vars", "{date: 2021-12-01}", check=False)
     text = output_of(result)
     assert result.returncode != 0
