@@ -103,7 +103,7 @@ def test_a_source_edited_in_place_stops_the_command_without_plus(built):
     project, before = built
     # Points of 11-20 corrected in place: same rows, same processed_at, same data_hash. They are in
     # the last-10 history of every window date, so the `+` build would rewrite feature rows.
-    project.execute(f"update {PGS} set points = points + 7 where game_date = '2021-11-20' and is_active")
+    project.execute(f"update {PGS} set points = points + 7, ft_makes = ft_makes + 7 where game_date = '2021-11-20' and is_active")
     result = design_card(project, "{date: 2021-11-29}")
     text = output_of(result)
     assert result.returncode != 0

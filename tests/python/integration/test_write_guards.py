@@ -141,15 +141,20 @@ def test_a_date_dropped_from_the_schedule_still_deletes(built):
 
 
 def test_column_rules_stop_the_merge_before_a_bad_row_is_published(built):
-    """A box score of 1,000 points gives a player an impossible daily-cache average on DAY
-    (points_avg_last_5 in [0, 80]): the merge stops naming the player and the rule, and the
-    table keeps its rows."""
+    """95 points in each of a player's last five games before DAY (each box score plausible: at most
+    100 points, the points what the makes give) gives him a daily-cache average of 95 on DAY
+    (points_avg_last_5 in [0, 80]): the merge stops naming the player and the rule, and the table
+    keeps its rows."""
     project = built
-    player, game = project.query(
-        "select s.player_lookup, s.game_id from nba_analytics.player_game_summary as s"
+    player = project.query(
+        "select s.player_lookup from nba_analytics.player_game_summary as s"
         " join nba_analytics.upcoming_player_game_context as u on u.player_lookup = s.player_lookup and u.game_date = ?"
-        " where s.game_date < ? and s.minutes_played > 0 order by s.game_date desc, s.player_lookup limit 1", [DAY, DAY])[0]
-    project.execute("update nba_analytics.player_game_summary set points = 1000 where player_lookup = ? and game_id = ?", [player, game])
+        " where s.game_date < ? and s.minutes_played > 0 group by 1 having count(*) >= 5 order by 1 limit 1", [DAY, DAY])[0][0]
+    project.execute(
+        "update nba_analytics.player_game_summary set ft_makes = ft_makes + (95 - points), points = 95"
+        " where player_lookup = ? and game_id in (select game_id from nba_analytics.player_game_summary"
+        "   where player_lookup = ? and game_date < ? and minutes_played > 0 order by game_date desc limit 5)",
+        [player, player, DAY])
     before = rows_of(project, "player_daily_cache")
     result = build_models(project, "--select", "+player_daily_cache", "--vars", f"{{date: {DAY}}}", check=False)
     text = output_of(result)
