@@ -64,8 +64,10 @@ independent_values as (
     group by game_date, feature_name
 ),
 
--- Each player's change since his previous game day in the store: a fault that moves every value
--- moves every change, however few teams play.
+-- Each player's change since his previous game day in the store, and each team side's (its
+-- players' mean value against the same opponent, home or away, the previous time): a fault that
+-- moves every value moves every change, however few teams play. A player's own features move
+-- little from one game to the next, his opponent's features with the opponent.
 player_changes as (
     select
         game_date,
@@ -77,7 +79,19 @@ player_changes as (
     where feature_value is not null and not {{ is_nan('feature_value') }}
 ),
 
-daily_changes as (
+side_changes as (
+    select
+        game_date,
+        feature_name,
+        sum(feature_value * value_count) / sum(value_count)
+        - lag(sum(feature_value * value_count) / sum(value_count)) over (
+            partition by team_key, feature_name order by game_date
+        ) as value_change
+    from team_values
+    group by game_date, feature_name, team_key
+),
+
+player_daily_changes as (
     select
         game_date,
         feature_name,
@@ -85,6 +99,29 @@ daily_changes as (
     from player_changes
     where value_change is not null
     group by game_date, feature_name
+),
+
+side_daily_changes as (
+    select
+        game_date,
+        feature_name,
+        avg(value_change) as mean_change
+    from side_changes
+    where value_change is not null
+    group by game_date, feature_name
+),
+
+daily_changes as (
+    select
+        player_daily_changes.game_date,
+        player_daily_changes.feature_name,
+        player_daily_changes.mean_change,
+        side_daily_changes.mean_change as mean_side_change
+    from player_daily_changes
+    left join side_daily_changes
+        on
+            player_daily_changes.game_date = side_daily_changes.game_date
+            and player_daily_changes.feature_name = side_daily_changes.feature_name
 ),
 
 -- The distribution of a (date, feature) as distinct values with their counts: equal values are
@@ -427,8 +464,9 @@ psi as (
     group by game_date, feature_name
 ),
 
--- The reference's summary: its window, default share, range, mean, and the day-to-day spread of its
--- daily means (how far a sample of one game day moves by itself).
+-- The reference's summary: its window, default share, mean, and the day-to-day spread of its
+-- daily means and mean changes (how far one game day moves by itself; rounded to 9 decimals, so
+-- the float noise of a spread that is really 0 is 0).
 reference_summary as (
     select
         reference_days.game_date,
@@ -439,9 +477,11 @@ reference_summary as (
         sum(daily_reference.players) as reference_rows,
         sum(daily_reference.default_count) * 1.0 / sum(daily_reference.players) as reference_default_share,
         sum(daily_reference.mean_value * daily_reference.value_count) / sum(daily_reference.value_count) as reference_mean,
-        stddev_samp(daily_reference.mean_value) as reference_daily_mean_std,
+        round(stddev_samp(daily_reference.mean_value), 9) as reference_daily_mean_std,
         avg(reference_changes.mean_change) as reference_mean_change,
-        stddev_samp(reference_changes.mean_change) as reference_change_std
+        round(stddev_samp(reference_changes.mean_change), 9) as reference_change_std,
+        avg(reference_changes.mean_side_change) as reference_mean_side_change,
+        round(stddev_samp(reference_changes.mean_side_change), 9) as reference_side_change_std
     from reference_days
     inner join daily as daily_reference
         on reference_days.reference_date = daily_reference.game_date
@@ -486,8 +526,11 @@ measured as (
         / nullif(reference_summary.reference_daily_mean_std / sqrt(pooled_summary.pooled_game_days), 0) as drift_z,
         -- the date's mean change per player (since his previous game day) against the reference's
         -- daily mean changes, in their standard deviations: a shift of every value is a jump
+        -- (the player's and the team side's change; change_z is the one further out)
         (daily_changes.mean_change - reference_summary.reference_mean_change)
-        / nullif(reference_summary.reference_change_std, 0) as change_z,
+        / nullif(reference_summary.reference_change_std, 0) as player_change_z,
+        (daily_changes.mean_side_change - reference_summary.reference_mean_side_change)
+        / nullif(reference_summary.reference_side_change_std, 0) as side_change_z,
         coalesce(
             daily.value_count >= {{ typed_var('feature_health_constant_min_players') }} and daily.min_value = daily.max_value, false
         ) as is_constant,
@@ -530,6 +573,10 @@ measured as (
 checked as (
     select
         *,
+        case
+            when abs(coalesce(player_change_z, 0)) >= abs(coalesce(side_change_z, 0)) then player_change_z
+            else side_change_z
+        end as change_z,
         null_count + nan_count > 0 as alert_null,
         coalesce(default_share_change >= {{ typed_var('feature_health_default_jump_alert') }}, false) as alert_default,
         -- a constant is an alert when its reference makes it implausible (chance below
@@ -544,12 +591,12 @@ checked as (
         -- previous game day, moved beyond what the days of the reference move by themselves
         coalesce(
             psi > {{ typed_var('feature_health_psi_alert') }}
-            and greatest(coalesce(abs(drift_z), 0), coalesce(abs(change_z), 0)) >= {{ typed_var('feature_health_drift_z') }}, false
+            and greatest(coalesce(abs(drift_z), 0), coalesce(abs(player_change_z), 0), coalesce(abs(side_change_z), 0)) >= {{ typed_var('feature_health_drift_z') }}, false
         ) as alert_drift,
         coalesce(default_share_change >= {{ typed_var('feature_health_default_jump_warn') }}, false) as warn_default,
         coalesce(
             psi >= {{ typed_var('feature_health_psi_warn') }}
-            and greatest(coalesce(abs(drift_z), 0), coalesce(abs(change_z), 0)) >= {{ typed_var('feature_health_drift_z') }}, false
+            and greatest(coalesce(abs(drift_z), 0), coalesce(abs(player_change_z), 0), coalesce(abs(side_change_z), 0)) >= {{ typed_var('feature_health_drift_z') }}, false
         ) as warn_psi
     from measured
 ),
