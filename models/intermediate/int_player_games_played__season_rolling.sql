@@ -1,6 +1,8 @@
 -- Each player's played games of a season in order (is_active and minutes or points > 0), with the
 -- daily cache's rolling statistics ending at each game: last 5, last 10 and the season (up to the
--- 82 most recent). The state after game k holds for dates D with game_date(k) < D <= valid_until.
+-- 82 most recent); and minutes_change's baseline in the feature store, the mean minutes of every
+-- played game of the season (spec section 8, clarification 3; the daily cache keeps its 82-game
+-- window). The state after game k holds for dates D with game_date(k) < D <= valid_until.
 with played as (
     select *
     from {{ ref('int_player_games') }}
@@ -40,10 +42,12 @@ select
     avg(points) over season_82 as points_avg_season,
     avg(usage_rate) over season_82 as usage_rate_season,
     avg(minutes_played) over season_82 as minutes_avg_season,
+    avg(minutes_played) over season_all as minutes_avg_season_all,
     max(processed_at) over season_82 as source_last_updated,
     {{ fingerprint_agg('data_hash', over='partition by player_lookup, schedule_season_year order by game_number rows between 81 preceding and current row') }} as source_hash
 from numbered
 window
     last_5 as (partition by player_lookup, schedule_season_year order by game_number rows between 4 preceding and current row),
     last_10 as (partition by player_lookup, schedule_season_year order by game_number rows between 9 preceding and current row),
-    season_82 as (partition by player_lookup, schedule_season_year order by game_number rows between 81 preceding and current row)
+    season_82 as (partition by player_lookup, schedule_season_year order by game_number rows between 81 preceding and current row),
+    season_all as (partition by player_lookup, schedule_season_year order by game_number rows between unbounded preceding and current row)

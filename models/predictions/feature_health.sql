@@ -11,11 +11,14 @@
 -- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 {%- set reference_game_days = typed_var('feature_health_reference_game_days') -%}
 {%- set lookback_days = typed_var('feature_health_lookback_days') -%}
+{%- set pool_game_days = typed_var('feature_health_pool_game_days') -%}
 {%- set constant_allowed = typed_var('feature_health_constant_allowed') -%}
 -- Health of every feature of ml_feature_store_v2 on every game date: provenance shares, NULL/NaN
--- counts, distribution, PSI against the feature's reference window, and a status with its cause
--- (docs/feature_health.md). One set-based pass for any window: the reference of a date is read from
--- the store over `feature_health_lookback_days` before the window.
+-- counts, distribution, PSI and mean drift of the date's sample (pooled with the game days just
+-- before it when the date alone is too small), the players' change since their previous game day,
+-- against the feature's reference window, and a status
+-- with its cause (docs/feature_health.md). One set-based pass for any window: the reference of a
+-- date is read from the store over `feature_health_lookback_days` before the window.
 with store_rows as (
     select
         game_date,
@@ -49,14 +52,76 @@ team_values as (
     group by game_date, feature_name, team_key, feature_value
 ),
 
+-- Per date: values, team sides holding a value, and distinct (team, value) pairs.
 independent_values as (
     select
         game_date,
         feature_name,
-        count(*) as psi_sample_size
+        sum(value_count) as player_count,
+        count(distinct team_key) as team_count,
+        count(*) as pair_count
     from team_values
-    where {{ window_filter('game_date') }}
     group by game_date, feature_name
+),
+
+-- Each player's change since his previous game day in the store, and each team side's (its
+-- players' mean value against the same opponent, home or away, the previous time): a fault that
+-- moves every value moves every change, however few teams play. A player's own features move
+-- little from one game to the next, his opponent's features with the opponent.
+player_changes as (
+    select
+        game_date,
+        feature_name,
+        feature_value - lag(feature_value) over (
+            partition by player_lookup, feature_name order by game_date
+        ) as value_change
+    from feature_values
+    where feature_value is not null and not {{ is_nan('feature_value') }}
+),
+
+side_changes as (
+    select
+        game_date,
+        feature_name,
+        sum(feature_value * value_count) / sum(value_count)
+        - lag(sum(feature_value * value_count) / sum(value_count)) over (
+            partition by team_key, feature_name order by game_date
+        ) as value_change
+    from team_values
+    group by game_date, feature_name, team_key
+),
+
+player_daily_changes as (
+    select
+        game_date,
+        feature_name,
+        avg(value_change) as mean_change
+    from player_changes
+    where value_change is not null
+    group by game_date, feature_name
+),
+
+side_daily_changes as (
+    select
+        game_date,
+        feature_name,
+        avg(value_change) as mean_change
+    from side_changes
+    where value_change is not null
+    group by game_date, feature_name
+),
+
+daily_changes as (
+    select
+        player_daily_changes.game_date,
+        player_daily_changes.feature_name,
+        player_daily_changes.mean_change,
+        side_daily_changes.mean_change as mean_side_change
+    from player_daily_changes
+    left join side_daily_changes
+        on
+            player_daily_changes.game_date = side_daily_changes.game_date
+            and player_daily_changes.feature_name = side_daily_changes.feature_name
 ),
 
 -- The distribution of a (date, feature) as distinct values with their counts: equal values are
@@ -71,16 +136,30 @@ value_counts as (
     group by game_date, feature_name, feature_value
 ),
 
--- Game days: the dates the store has computed rows for, numbered in order.
-game_days as (
+-- Phase of each date (regular season or playoffs) from the schedule: the playoffs are compared with
+-- the playoffs only (fewer, better teams, no back-to-backs, every game a playoff game).
+schedule_phase as (
     select
         game_date,
-        row_number() over (order by game_date) as day_number
-    from (select distinct store_rows.game_date from store_rows) as dates
+        max(case when is_playoffs then 1 else 0 end) as is_playoffs
+    from {{ ref('stg_nba_raw__schedule') }}
+    where {{ window_filter('game_date', lookback_days) }}
+    group by game_date
 ),
 
--- The reference of date D: the previous N game days, none more than the lookback before D (so a
--- season's first dates have a short reference, and none reaches into the previous season).
+-- Game days: the dates the store has computed rows for, numbered in order within their phase.
+game_days as (
+    select
+        dates.game_date,
+        coalesce(schedule_phase.is_playoffs, 0) as is_playoffs,
+        row_number() over (partition by coalesce(schedule_phase.is_playoffs, 0) order by dates.game_date) as day_number
+    from (select distinct store_rows.game_date from store_rows) as dates
+    left join schedule_phase on dates.game_date = schedule_phase.game_date
+),
+
+-- The reference of date D: the previous N game days of its phase, none more than the lookback
+-- before D (so a season's first dates, and its first playoff dates, have a short reference, and
+-- none reaches into the previous season).
 reference_days as (
     select
         target_day.game_date,
@@ -88,9 +167,111 @@ reference_days as (
     from game_days as target_day
     inner join game_days as reference_day
         on
-            reference_day.day_number between target_day.day_number - {{ reference_game_days }} and target_day.day_number - 1
+            target_day.is_playoffs = reference_day.is_playoffs
+            and reference_day.day_number between target_day.day_number - {{ reference_game_days }} and target_day.day_number - 1
             and reference_day.game_date >= {{ date_add_days('target_day.game_date', -lookback_days) }}
     where {{ window_filter('target_day.game_date') }}
+),
+
+-- How a feature's observations are counted, from its reference: a team-level feature (one value
+-- per team side on every reference day: a team's pace, its opponent's rating, its rest) counts
+-- its team sides; any other feature its players.
+reference_kind as (
+    select
+        reference_days.game_date,
+        independent_values.feature_name,
+        sum(independent_values.pair_count) = sum(independent_values.team_count) as is_team_level
+    from reference_days
+    inner join independent_values on reference_days.reference_date = independent_values.game_date
+    group by reference_days.game_date, independent_values.feature_name
+),
+
+-- The current sample of (D, feature): D, pooled with the game days just before it (same phase, at
+-- most pool_game_days in all) while the days already taken hold fewer than pool_min_sample
+-- independent observations. A player-level feature is judged on D alone; a team-level feature on a
+-- slate of a few teams takes the previous days, so a broken feature fills its sample within
+-- pool_game_days game days.
+pool_candidates as (
+    select
+        target_day.game_date,
+        independent_values.feature_name,
+        pool_day.game_date as pool_date,
+        case when reference_kind.is_team_level then independent_values.pair_count else independent_values.player_count end
+            as sample_size,
+        coalesce(sum(
+            case when reference_kind.is_team_level then independent_values.pair_count else independent_values.player_count end
+        ) over (
+            partition by target_day.game_date, independent_values.feature_name
+            order by pool_day.game_date desc rows between unbounded preceding and 1 preceding
+        ), 0) as sample_after
+    from game_days as target_day
+    inner join game_days as pool_day
+        on
+            target_day.is_playoffs = pool_day.is_playoffs
+            and pool_day.day_number between target_day.day_number - {{ pool_game_days - 1 }} and target_day.day_number
+            and pool_day.game_date >= {{ date_add_days('target_day.game_date', -lookback_days) }}
+    inner join independent_values on pool_day.game_date = independent_values.game_date
+    left join reference_kind
+        on target_day.game_date = reference_kind.game_date and independent_values.feature_name = reference_kind.feature_name
+    where {{ window_filter('target_day.game_date') }}
+),
+
+pool_days as (
+    select
+        game_date,
+        feature_name,
+        pool_date,
+        sample_size,
+        sample_after
+    from pool_candidates
+    where sample_after < {{ typed_var('feature_health_pool_min_sample') }}
+),
+
+pooled_counts as (
+    select
+        pool_days.game_date,
+        pool_days.feature_name,
+        value_counts.feature_value,
+        sum(value_counts.value_count) as value_count
+    from pool_days
+    inner join value_counts
+        on pool_days.pool_date = value_counts.game_date and pool_days.feature_name = value_counts.feature_name
+    group by pool_days.game_date, pool_days.feature_name, value_counts.feature_value
+),
+
+-- Size, moments and range of the current sample.
+pooled_moments as (
+    select
+        game_date,
+        feature_name,
+        sum(value_count) as pooled_values,
+        sum(feature_value * value_count) / sum(value_count) as pooled_mean,
+        min(feature_value) as pooled_min,
+        max(feature_value) as pooled_max
+    from pooled_counts
+    group by game_date, feature_name
+),
+
+pooled_sizes as (
+    select
+        game_date,
+        feature_name,
+        count(*) as pooled_game_days,
+        sum(sample_size) as sample_size,
+        max(case when sample_after = 0 then sample_size end) as own_sample_size
+    from pool_days
+    group by game_date, feature_name
+),
+
+pooled_summary as (
+    select
+        pooled_moments.*,
+        pooled_sizes.pooled_game_days,
+        pooled_sizes.sample_size,
+        pooled_sizes.own_sample_size
+    from pooled_moments
+    inner join pooled_sizes
+        on pooled_moments.game_date = pooled_sizes.game_date and pooled_moments.feature_name = pooled_sizes.feature_name
 ),
 
 -- Counts and moments of every date read (the window's dates and their reference days).
@@ -106,6 +287,7 @@ daily as (
         sum(case when feature_source = 'default' then 1 else 0 end) as default_count,
         sum(case when feature_value is null then 1 else 0 end) as null_count,
         sum(case when {{ is_nan('feature_value') }} then 1 else 0 end) as nan_count,
+        sum(case when feature_value is not null and not {{ is_nan('feature_value') }} then 1 else 0 end) as value_count,
         avg(case when not {{ is_nan('feature_value') }} then feature_value end) as mean_value,
         stddev_samp(case when not {{ is_nan('feature_value') }} then feature_value end) as std_value,
         min(case when not {{ is_nan('feature_value') }} then feature_value end) as min_value,
@@ -128,13 +310,6 @@ own_cumulative as (
     where {{ window_filter('game_date') }}
 ),
 
-own_totals as (
-    select distinct
-        game_date,
-        feature_name,
-        value_total
-    from own_cumulative
-),
 
 own_quantiles as (
     select
@@ -168,26 +343,48 @@ reference_cumulative as (
         sum(value_count) over (
             partition by game_date, feature_name order by feature_value rows between unbounded preceding and current row
         ) as count_at_or_below,
-        sum(value_count) over (partition by game_date, feature_name) as reference_values
+        sum(value_count) over (partition by game_date, feature_name) as reference_values,
+        count(*) over (partition by game_date, feature_name) as reference_distinct_values
     from reference_counts
 ),
 
--- Bin edges: the reference's deciles (lower quantiles). A value is an edge when it is the first to
--- reach k/10 of the reference for some k in 1..9; deciles that fall on the same value are one edge
--- (ties merged). Each edge closes a bin (previous edge, edge]; a last bin takes the values above.
+-- Bin edges. A discrete feature (at most 10 distinct values in the reference) is binned by value:
+-- every reference value is a closed edge (its own bin), with an open edge just below it, so values
+-- between (or beyond) the reference's values, a shifted discrete feature, fall in bins the
+-- reference leaves empty. Otherwise the reference's deciles (lower quantiles): a value is
+-- an edge when it is the first to reach k/10 of the reference for some k in 1..9; deciles that fall
+-- on the same value are one edge (ties merged). Each edge closes a bin (previous edge, edge]; a
+-- last bin takes the values above.
 reference_edges as (
     select
         game_date,
         feature_name,
         feature_value as edge,
-        reference_values,
+        true as is_closed,
         count_at_or_below * 1.0 / reference_values as reference_share_at_or_below
     from reference_cumulative
     where
         reference_values >= {{ typed_var('feature_health_min_reference_values') }}
-        and least(floor(count_at_or_below * 10.0 / reference_values), 9) >= 1
-        and least(floor(count_at_or_below * 10.0 / reference_values), 9) * reference_values
-        > (count_at_or_below - value_count) * 10
+        and (
+            reference_distinct_values <= 10
+            or (
+                least(floor(count_at_or_below * 10.0 / reference_values), 9) >= 1
+                and least(floor(count_at_or_below * 10.0 / reference_values), 9) * reference_values
+                > (count_at_or_below - value_count) * 10
+            )
+        )
+    union all
+    -- a discrete feature's values between (and below) its reference values have bins of their own
+    select
+        game_date,
+        feature_name,
+        feature_value as edge,
+        false as is_closed,
+        (count_at_or_below - value_count) * 1.0 / reference_values as reference_share_at_or_below
+    from reference_cumulative
+    where
+        reference_values >= {{ typed_var('feature_health_min_reference_values') }}
+        and reference_distinct_values <= 10
 ),
 
 edge_shares as (
@@ -195,18 +392,23 @@ edge_shares as (
         reference_edges.game_date,
         reference_edges.feature_name,
         reference_edges.edge,
+        reference_edges.is_closed,
         reference_edges.reference_share_at_or_below,
-        coalesce(sum(value_counts.value_count), 0) as own_count_at_or_below
+        coalesce(sum(pooled_counts.value_count), 0) as own_count_at_or_below
     from reference_edges
-    left join value_counts
+    left join pooled_counts
         on
-            reference_edges.game_date = value_counts.game_date
-            and reference_edges.feature_name = value_counts.feature_name
-            and reference_edges.edge >= value_counts.feature_value
+            reference_edges.game_date = pooled_counts.game_date
+            and reference_edges.feature_name = pooled_counts.feature_name
+            and (
+                reference_edges.edge > pooled_counts.feature_value
+                or (reference_edges.is_closed and reference_edges.edge = pooled_counts.feature_value)
+            )
     group by
         reference_edges.game_date,
         reference_edges.feature_name,
         reference_edges.edge,
+        reference_edges.is_closed,
         reference_edges.reference_share_at_or_below
 ),
 
@@ -215,11 +417,13 @@ bin_bounds as (
     select
         edge_shares.game_date,
         edge_shares.feature_name,
-        row_number() over (partition by edge_shares.game_date, edge_shares.feature_name order by edge_shares.edge) as bin_number,
+        row_number() over (
+            partition by edge_shares.game_date, edge_shares.feature_name order by edge_shares.edge, edge_shares.is_closed
+        ) as bin_number,
         edge_shares.reference_share_at_or_below as reference_cumulative_share,
-        edge_shares.own_count_at_or_below * 1.0 / own.value_total as own_cumulative_share
+        edge_shares.own_count_at_or_below * 1.0 / own.pooled_values as own_cumulative_share
     from edge_shares
-    inner join own_totals as own
+    inner join pooled_summary as own
         on edge_shares.game_date = own.game_date and edge_shares.feature_name = own.feature_name
     union all
     select distinct
@@ -229,8 +433,8 @@ bin_bounds as (
         1.0 as reference_cumulative_share,
         1.0 as own_cumulative_share
     from reference_edges
-    inner join own_totals
-        on reference_edges.game_date = own_totals.game_date and reference_edges.feature_name = own_totals.feature_name
+    inner join pooled_summary
+        on reference_edges.game_date = pooled_summary.game_date and reference_edges.feature_name = pooled_summary.feature_name
 ),
 
 bins as (
@@ -260,6 +464,9 @@ psi as (
     group by game_date, feature_name
 ),
 
+-- The reference's summary: its window, default share, mean, and the day-to-day spread of its
+-- daily means and mean changes (how far one game day moves by itself; rounded to 9 decimals, so
+-- the float noise of a spread that is really 0 is 0).
 reference_summary as (
     select
         reference_days.game_date,
@@ -269,11 +476,19 @@ reference_summary as (
         count(*) as reference_game_days,
         sum(daily_reference.players) as reference_rows,
         sum(daily_reference.default_count) * 1.0 / sum(daily_reference.players) as reference_default_share,
-        min(daily_reference.min_value) as reference_min_value,
-        max(daily_reference.max_value) as reference_max_value
+        sum(daily_reference.mean_value * daily_reference.value_count) / sum(daily_reference.value_count) as reference_mean,
+        round(stddev_samp(daily_reference.mean_value), 9) as reference_daily_mean_std,
+        avg(reference_changes.mean_change) as reference_mean_change,
+        round(stddev_samp(reference_changes.mean_change), 9) as reference_change_std,
+        avg(reference_changes.mean_side_change) as reference_mean_side_change,
+        round(stddev_samp(reference_changes.mean_side_change), 9) as reference_side_change_std
     from reference_days
     inner join daily as daily_reference
         on reference_days.reference_date = daily_reference.game_date
+    left join daily_changes as reference_changes
+        on
+            reference_days.reference_date = reference_changes.game_date
+            and daily_reference.feature_name = reference_changes.feature_name
     group by reference_days.game_date, daily_reference.feature_name
 ),
 
@@ -301,18 +516,40 @@ measured as (
         coalesce(reference_summary.reference_game_days, 0) as reference_game_days,
         reference_summary.reference_default_share,
         daily.default_count * 1.0 / daily.players - reference_summary.reference_default_share as default_share_change,
+        pooled_summary.pooled_game_days,
+        pooled_summary.sample_size,
         psi.psi_bins,
         psi.psi,
-        independent_values.psi_sample_size,
-        reference_summary.reference_min_value,
-        reference_summary.reference_max_value,
+        -- the current sample's mean against the reference's, in standard errors of a sample of that
+        -- many game days (the reference's day-to-day spread of daily means / sqrt(days))
+        (pooled_summary.pooled_mean - reference_summary.reference_mean)
+        / nullif(reference_summary.reference_daily_mean_std / sqrt(pooled_summary.pooled_game_days), 0) as drift_z,
+        -- the date's mean change per player (since his previous game day) against the reference's
+        -- daily mean changes, in their standard deviations: a shift of every value is a jump
+        -- (the player's and the team side's change; change_z is the one further out)
+        (daily_changes.mean_change - reference_summary.reference_mean_change)
+        / nullif(reference_summary.reference_change_std, 0) as player_change_z,
+        (daily_changes.mean_side_change - reference_summary.reference_mean_side_change)
+        / nullif(reference_summary.reference_side_change_std, 0) as side_change_z,
         coalesce(
-            daily.players - daily.null_count - daily.nan_count >= {{ typed_var('feature_health_constant_min_players') }}
-            and daily.min_value = daily.max_value
-            {%- if constant_allowed %}
-                and daily.feature_name not in ({% for name in constant_allowed %}'{{ name }}'{{ ', ' if not loop.last }}{% endfor %})
-            {%- endif %}, false
-        ) as is_constant
+            daily.value_count >= {{ typed_var('feature_health_constant_min_players') }} and daily.min_value = daily.max_value, false
+        ) as is_constant,
+        -- how likely the reference makes the constant: ln(share of its value in the reference) times
+        -- the observations holding it (the current sample's when the whole sample holds that one
+        -- value, else the date's): a schedule fact at one value over a small slate is
+        -- plausible, over three days of slates it is not
+        case
+            when daily.min_value = daily.max_value
+                then
+                    ln(greatest(
+                        coalesce(constant_reference.value_count * 1.0 / constant_reference.reference_values, 0),
+                        {{ typed_var('feature_health_psi_floor') }}
+                    ))
+                    * case
+                        when pooled_summary.pooled_min = pooled_summary.pooled_max then pooled_summary.sample_size
+                        else pooled_summary.own_sample_size
+                    end
+        end as constant_log_chance
     from daily
     left join own_quantiles
         on daily.game_date = own_quantiles.game_date and daily.feature_name = own_quantiles.feature_name
@@ -320,36 +557,48 @@ measured as (
         on daily.game_date = reference_summary.game_date and daily.feature_name = reference_summary.feature_name
     left join psi
         on daily.game_date = psi.game_date and daily.feature_name = psi.feature_name
-    left join independent_values
-        on daily.game_date = independent_values.game_date and daily.feature_name = independent_values.feature_name
+    left join pooled_summary
+        on daily.game_date = pooled_summary.game_date and daily.feature_name = pooled_summary.feature_name
+    left join daily_changes
+        on daily.game_date = daily_changes.game_date and daily.feature_name = daily_changes.feature_name
+    left join reference_cumulative as constant_reference
+        on
+            daily.game_date = constant_reference.game_date
+            and daily.feature_name = constant_reference.feature_name
+            and daily.min_value = constant_reference.feature_value
     where {{ window_filter('daily.game_date') }}
-),
-
--- PSI is judged (counts toward the status) on at least psi_min_sample independent observations:
--- below that a slate's handful of teams moves it past any threshold by chance.
-judged as (
-    select
-        *,
-        coalesce(psi is not null and psi_sample_size >= {{ typed_var('feature_health_psi_min_sample') }}, false) as psi_judged
-    from measured
 ),
 
 -- The checks, each with the cause it names; the status is the worst level reached.
 checked as (
     select
         *,
+        case
+            when abs(coalesce(player_change_z, 0)) >= abs(coalesce(side_change_z, 0)) then player_change_z
+            else side_change_z
+        end as change_z,
         null_count + nan_count > 0 as alert_null,
         coalesce(default_share_change >= {{ typed_var('feature_health_default_jump_alert') }}, false) as alert_default,
-        coalesce(psi_judged and psi > {{ typed_var('feature_health_psi_alert') }}, false) as alert_psi,
-        -- a constant is an alert when the feature just turned constant: its reference had spread or
-        -- another value; the same single value as the reference (or no reference) is a warn
-        is_constant and coalesce(not (reference_min_value = min_value and reference_max_value = max_value), false)
+        -- a constant is an alert when its reference makes it implausible (chance below
+        -- constant_max_chance); a plausible one, or one without a reference, is a warn
+        coalesce(is_constant and reference_game_days > 0 and constant_log_chance < ln({{ typed_var('feature_health_constant_max_chance') }}), false)
             as alert_constant,
-        is_constant and not coalesce(not (reference_min_value = min_value and reference_max_value = max_value), false)
-            as warn_constant,
+        is_constant and not coalesce(reference_game_days > 0 and constant_log_chance < ln({{ typed_var('feature_health_constant_max_chance') }}), false)
+        {%- if constant_allowed %}
+            and feature_name not in ({% for name in constant_allowed %}'{{ name }}'{{ ', ' if not loop.last }}{% endfor %})
+        {%- endif %} as warn_constant,
+        -- drift: the distribution moved (PSI) and its mean, or its players' values since their
+        -- previous game day, moved beyond what the days of the reference move by themselves
+        coalesce(
+            psi > {{ typed_var('feature_health_psi_alert') }}
+            and greatest(coalesce(abs(drift_z), 0), coalesce(abs(player_change_z), 0), coalesce(abs(side_change_z), 0)) >= {{ typed_var('feature_health_drift_z') }}, false
+        ) as alert_drift,
         coalesce(default_share_change >= {{ typed_var('feature_health_default_jump_warn') }}, false) as warn_default,
-        coalesce(psi_judged and psi >= {{ typed_var('feature_health_psi_warn') }}, false) as warn_psi
-    from judged
+        coalesce(
+            psi >= {{ typed_var('feature_health_psi_warn') }}
+            and greatest(coalesce(abs(drift_z), 0), coalesce(abs(player_change_z), 0), coalesce(abs(side_change_z), 0)) >= {{ typed_var('feature_health_drift_z') }}, false
+        ) as warn_psi
+    from measured
 ),
 
 final as (
@@ -376,13 +625,16 @@ final as (
         reference_game_days,
         {{ to_numeric('reference_default_share', 7, 4) }} as reference_default_share,
         {{ to_numeric('default_share_change', 7, 4) }} as default_share_change,
+        coalesce(pooled_game_days, 0) as pooled_game_days,
+        coalesce(sample_size, 0) as sample_size,
         psi_bins,
         psi,
-        coalesce(psi_sample_size, 0) as psi_sample_size,
-        psi_judged,
+        psi is not null as psi_judged,
+        drift_z,
+        change_z,
         is_constant,
         case
-            when alert_null or alert_default or alert_constant or alert_psi then 'alert'
+            when alert_null or alert_default or alert_constant or alert_drift then 'alert'
             when warn_default or warn_constant or warn_psi then 'warn'
             else 'ok'
         end as status,
@@ -390,17 +642,17 @@ final as (
             case when alert_null then 'null_or_nan, ' else '' end,
             case when alert_default then 'default_share_jump, ' else '' end,
             case when alert_constant then 'constant_feature, ' else '' end,
-            case when alert_psi then 'psi_alert, ' else '' end,
+            case when alert_drift then 'psi_alert, ' else '' end,
             case
-                when not (alert_null or alert_default or alert_constant or alert_psi) and warn_default then 'default_share_rise, '
+                when not (alert_null or alert_default or alert_constant or alert_drift) and warn_default then 'default_share_rise, '
                 else ''
             end,
             case
-                when not (alert_null or alert_default or alert_constant or alert_psi) and warn_constant then 'constant_feature_persisting, '
+                when not (alert_null or alert_default or alert_constant or alert_drift) and warn_constant then 'constant_feature_persisting, '
                 else ''
             end,
             case
-                when not (alert_null or alert_default or alert_constant or alert_psi) and warn_psi then 'psi_warn, '
+                when not (alert_null or alert_default or alert_constant or alert_drift) and warn_psi then 'psi_warn, '
                 else ''
             end
         ), ', '), '') as cause

@@ -33,7 +33,7 @@ history as (
         recent.points_4,
         recent.points_5,
         season.points_avg_season,
-        season.minutes_avg_season
+        season.minutes_avg_season_all as minutes_avg_season
     from slate
     left join {{ ref('int_player_games_played__any_season_rolling') }} as recent
         on

@@ -40,11 +40,12 @@ def health(project) -> pd.DataFrame:
 
 
 def store_values(project, feature) -> pd.DataFrame:
-    """(game_date, value, source) of one feature over every computed store row."""
+    """(game_date, value, source, team) of one feature over every computed store row; team is the
+    player's team side of the game (its opponent and home or away)."""
     rows = project.query(
-        f"select game_date, features[list_position(feature_names, ?)], feature_sources[list_position(feature_names, ?)]"
-        f" from {STORE} where not early_season_flag", [feature, feature])
-    frame = pd.DataFrame(rows, columns=["game_date", "value", "source"])
+        f"select game_date, features[list_position(feature_names, ?)], feature_sources[list_position(feature_names, ?)],"
+        f" opponent_team_abbr || is_home::varchar from {STORE} where not early_season_flag", [feature, feature])
+    frame = pd.DataFrame(rows, columns=["game_date", "value", "source", "team"])
     frame["game_date"] = pd.to_datetime(frame["game_date"])
     return frame
 
@@ -56,8 +57,37 @@ def reference_dates(values: pd.DataFrame, day: str, game_days=28, lookback=60) -
     return [d for d in days if d >= day - pd.Timedelta(days=lookback)]
 
 
+def current_sample(values: pd.DataFrame, day: str, reference_days: list, pool_days=3, min_sample=100) -> np.ndarray:
+    """The values of `day`, pooled with the game days just before it while fewer than `min_sample`
+    observations are taken (at most `pool_days` days): players, or team sides for a feature with one
+    value per team side on every reference day (docs/feature_health.md, pooling rule)."""
+    reference = values[values["game_date"].isin(reference_days)]
+    team_level = (reference.groupby(["game_date", "team"])["value"].nunique() == 1).all()
+    days = sorted(d for d in values["game_date"].unique() if d <= pd.Timestamp(day))[::-1][:pool_days]
+    taken, observations = [], 0
+    for each in days:
+        if taken and observations >= min_sample:
+            break
+        rows = values[values["game_date"] == each]
+        observations += rows["team"].nunique() if team_level else len(rows)
+        taken.append(each)
+    return values[values["game_date"].isin(taken)]["value"].to_numpy()
+
+
 def psi_by_hand(current: np.ndarray, reference: np.ndarray, floor=0.0001) -> tuple[float, int]:
-    """PSI with bins at the reference's lower deciles (ties merged), shares floored."""
+    """PSI with bins at the reference's lower deciles (ties merged), shares floored; a discrete
+    reference (at most 10 values) has a bin per value and one below, between and above them."""
+    distinct = np.unique(reference)
+    if len(distinct) <= 10:  # bin 2k holds values below distinct[k], bin 2k+1 the value itself
+        def bin_of(x):
+            position = np.searchsorted(distinct, x, side="left")
+            exact = (position < len(distinct)) & (distinct[np.minimum(position, len(distinct) - 1)] == x)
+            return 2 * position + exact
+        bins = 2 * len(distinct) + 1
+        p = np.bincount(bin_of(current), minlength=bins) / len(current)
+        q = np.bincount(bin_of(reference), minlength=bins) / len(reference)
+        p, q = np.maximum(p, floor), np.maximum(q, floor)
+        return float(np.sum((p - q) * np.log(p / q))), bins
     edges = np.unique(np.quantile(reference, np.arange(1, 10) / 10, method="inverted_cdf"))
     bins = len(edges) + 1
     p = np.bincount(np.searchsorted(edges, current, side="left"), minlength=bins) / len(current)
@@ -77,10 +107,11 @@ def test_psi_and_quantiles_equal_an_independent_computation(built, feature):
     project, baseline = built
     values = store_values(project, feature)
     day = "2021-11-29"
-    reference = values[values["game_date"].isin(reference_dates(values, day))]["value"].to_numpy()
+    reference_days = reference_dates(values, day)
+    reference = values[values["game_date"].isin(reference_days)]["value"].to_numpy()
     current = values[values["game_date"] == pd.Timestamp(day)]["value"].to_numpy()
     assert len(reference) >= 200
-    expected_psi, expected_bins = psi_by_hand(current, reference)
+    expected_psi, expected_bins = psi_by_hand(current_sample(values, day, reference_days), reference)
     got = row(baseline, day, feature)
     assert got["psi"] == pytest.approx(expected_psi, rel=1e-9, abs=1e-12)
     assert got["psi_bins"] == expected_bins
