@@ -145,10 +145,16 @@
     run before any model, naming the input and the `+` command (which rebuilds the inputs and, when the
     stamp table is damaged or missing, recreates it).
   -#}
+  {#-
+    The inputs checked are the prepared tables (materialized table: int_* and the Python models'
+    __inputs), which hold one run window. Incremental outputs read without rebuilding them (the store
+    read by feature_health, slate_coverage, ml_training_examples) are history: they are read as they
+    are, since a consumer describes the store it finds, and a table prepared from them is checked.
+  -#}
   {%- set inputs = [] -%}
   {%- for unique_id in ancestors if unique_id not in selected -%}
     {%- set node = graph.nodes[unique_id] -%}
-    {%- if node.resource_type == 'model' and node.config.materialized in ('table', 'incremental') -%}
+    {%- if node.resource_type == 'model' and node.config.materialized == 'table' -%}
       {%- do inputs.append(node) -%}
     {%- endif -%}
   {%- endfor -%}
