@@ -111,6 +111,13 @@
   {%- for test_node in graph.nodes.values() | sort(attribute='unique_id')
       if test_node.resource_type == 'test' and test_node.attached_node == model.unique_id
       and (test_node.test_metadata or {}).name == 'column_rules' and test_node.config.enabled -%}
+    {#- A rule may read another relation (a seed: the feature names of feature_versions); `dbt run` loads no seed. -#}
+    {%- for other_id in test_node.depends_on.nodes if other_id != model.unique_id and other_id in graph.nodes -%}
+      {%- set other = graph.nodes[other_id] -%}
+      {%- if adapter.get_relation(database=other.database, schema=other.schema, identifier=other.alias) is none -%}
+        {{ exceptions.raise_compiler_error("Merge into " ~ this ~ " stopped before writing: its rule " ~ test_node.name ~ " reads the " ~ other.resource_type ~ " " ~ other.name ~ ", which this database does not hold. Load it first (dbt seed, or dbt build, which loads seeds), then re-run the same command. Nothing was written to " ~ this.identifier ~ ".") }}
+      {%- endif -%}
+    {%- endfor -%}
     {%- set sql = test_sql(test_node, '(' ~ source_rows ~ ')') -%}
     {%- set count = run_query('select count(*) from (' ~ sql ~ ') as failures').columns[0].values()[0] -%}
     {%- if count > 0 -%}

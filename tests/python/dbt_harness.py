@@ -196,7 +196,8 @@ _RUN_WINDOW = _re.compile(r"Run window: (date|range|all|catch_up)\b(?: from (\S+
 def rows_written(result: subprocess.CompletedProcess, tables=()) -> dict:
     """{table: n} from the post-hook lines `rows written: <table> = <n>` of one dbt invocation, for
     the five output tables by default (`tables=None`: every model, ml_training_examples included)."""
-    tables = tables or tuple(output_tables())
+    if tables == ():
+        tables = tuple(output_tables())
     return {name: int(n) for name, n in _ROWS_WRITTEN.findall(result.stdout) if tables is None or name in tables}
 
 
