@@ -4,8 +4,8 @@
 {% macro unnest_feature_store(relation) -%}
   {#-
     One row per (row of `relation`, feature): game_date, player_lookup, team_key (the player's team
-    on that date, as opponent and home/away), feature_index (0-based), feature_name, feature_value,
-    feature_source. The names come from the store's own feature_names
+    on that date, as opponent and home/away), context_key (passed through: the row's schedule
+    context), feature_index (0-based), feature_name, feature_value, feature_source. The names come from the store's own feature_names
     column, so the health model never holds a second list of features.
   -#}
   {{ return(adapter.dispatch('unnest_feature_store')(relation)) }}
@@ -16,6 +16,7 @@
         game_date,
         player_lookup,
         concat(coalesce(opponent_team_abbr, '?'), case when is_home then '@home' else '@away' end) as team_key,
+        context_key,
         unnest(range(len(feature_names))) as feature_index,
         unnest(feature_names) as feature_name,
         unnest(features) as feature_value,
@@ -29,6 +30,7 @@
         store.game_date,
         store.player_lookup,
         concat(coalesce(store.opponent_team_abbr, '?'), case when store.is_home then '@home' else '@away' end) as team_key,
+        store.context_key,
         feature_index,
         feature_name,
         feature_value,

@@ -12,7 +12,6 @@
 {%- set reference_game_days = typed_var('feature_health_reference_game_days') -%}
 {%- set lookback_days = typed_var('feature_health_lookback_days') -%}
 {%- set pool_game_days = typed_var('feature_health_pool_game_days') -%}
-{%- set constant_allowed = typed_var('feature_health_constant_allowed') -%}
 -- Health of every feature of ml_feature_store_v2 on every game date: provenance shares, NULL/NaN
 -- counts, distribution, PSI and mean drift of the date's sample (pooled with the game days just
 -- before it when the date alone is too small), the players' change since their previous game day,
@@ -25,6 +24,12 @@ with store_rows as (
         player_lookup,
         opponent_team_abbr,
         is_home,
+        -- the row's schedule context: its team's rest days and its opponent's (the other side's
+        -- rows of the same game), 99 when unknown
+        coalesce(days_rest, 99) * 100 + coalesce(case
+            when is_home then max(case when not is_home then days_rest end) over (partition by game_date, game_id)
+            else max(case when is_home then days_rest end) over (partition by game_date, game_id)
+        end, 99) as context_key,
         feature_names,
         features,
         feature_sources
@@ -245,9 +250,7 @@ pooled_moments as (
         game_date,
         feature_name,
         sum(value_count) as pooled_values,
-        sum(feature_value * value_count) / sum(value_count) as pooled_mean,
-        min(feature_value) as pooled_min,
-        max(feature_value) as pooled_max
+        sum(feature_value * value_count) / sum(value_count) as pooled_mean
     from pooled_counts
     group by game_date, feature_name
 ),
@@ -257,8 +260,7 @@ pooled_sizes as (
         game_date,
         feature_name,
         count(*) as pooled_game_days,
-        sum(sample_size) as sample_size,
-        max(case when sample_after = 0 then sample_size end) as own_sample_size
+        sum(sample_size) as sample_size
     from pool_days
     group by game_date, feature_name
 ),
@@ -267,8 +269,7 @@ pooled_summary as (
     select
         pooled_moments.*,
         pooled_sizes.pooled_game_days,
-        pooled_sizes.sample_size,
-        pooled_sizes.own_sample_size
+        pooled_sizes.sample_size
     from pooled_moments
     inner join pooled_sizes
         on pooled_moments.game_date = pooled_sizes.game_date and pooled_moments.feature_name = pooled_sizes.feature_name
@@ -293,6 +294,42 @@ daily as (
         min(case when not {{ is_nan('feature_value') }} then feature_value end) as min_value,
         max(case when not {{ is_nan('feature_value') }} then feature_value end) as max_value
     from feature_values
+    group by game_date, feature_name
+),
+
+-- A constant's run: the game days of the pool window (D and the pool_game_days - 1 before it, same
+-- phase) back from D that hold D's single value only, and their observations. A feature frozen at a
+-- value its reference holds 99 times in 100 is plausible on one slate, not on three.
+constant_days as (
+    select
+        pool_candidates.game_date,
+        pool_candidates.feature_name,
+        pool_candidates.sample_size,
+        sum(case
+            when
+                pool_daily.min_value = pool_daily.max_value and pool_daily.min_value = target_daily.min_value
+                and pool_daily.null_count + pool_daily.nan_count = 0
+                then 0
+            else 1
+        end) over (
+            partition by pool_candidates.game_date, pool_candidates.feature_name
+            order by pool_candidates.pool_date desc rows between unbounded preceding and current row
+        ) as breaks
+    from pool_candidates
+    inner join daily as target_daily
+        on pool_candidates.game_date = target_daily.game_date and pool_candidates.feature_name = target_daily.feature_name
+    inner join daily as pool_daily
+        on pool_candidates.pool_date = pool_daily.game_date and pool_candidates.feature_name = pool_daily.feature_name
+    where target_daily.min_value = target_daily.max_value
+),
+
+constant_runs as (
+    select
+        game_date,
+        feature_name,
+        sum(sample_size) as run_size
+    from constant_days
+    where breaks = 0
     group by game_date, feature_name
 ),
 
@@ -346,6 +383,61 @@ reference_cumulative as (
         sum(value_count) over (partition by game_date, feature_name) as reference_values,
         count(*) over (partition by game_date, feature_name) as reference_distinct_values
     from reference_counts
+),
+
+-- Schedule facts. Values per (date, feature, schedule context: own and opponent rest days). A
+-- feature is a schedule fact at date D when every context of D's reference holds one value and the
+-- contexts do not all hold the same one (back_to_back, rest_advantage): derived from the reference,
+-- never listed. On D, a row whose value differs from the one its context holds in the reference
+-- disagrees with the schedule; a clean store has none.
+context_counts as (
+    select
+        game_date,
+        feature_name,
+        context_key,
+        feature_value,
+        count(*) as value_count
+    from feature_values
+    where feature_value is not null and not {{ is_nan('feature_value') }}
+    group by game_date, feature_name, context_key, feature_value
+),
+
+reference_contexts as (
+    select
+        reference_days.game_date,
+        context_counts.feature_name,
+        context_counts.context_key,
+        min(context_counts.feature_value) as context_value,
+        min(context_counts.feature_value) = max(context_counts.feature_value) as is_single
+    from reference_days
+    inner join context_counts on reference_days.reference_date = context_counts.game_date
+    group by reference_days.game_date, context_counts.feature_name, context_counts.context_key
+),
+
+schedule_facts as (
+    select
+        game_date,
+        feature_name,
+        min(case when is_single then 1 else 0 end) = 1 and min(context_value) < max(context_value) as is_schedule_fact
+    from reference_contexts
+    group by game_date, feature_name
+),
+
+schedule_mismatches as (
+    select
+        context_counts.game_date,
+        context_counts.feature_name,
+        sum(
+            case when context_counts.feature_value = reference_contexts.context_value then 0 else context_counts.value_count end
+        ) as mismatch_count
+    from context_counts
+    inner join reference_contexts
+        on
+            context_counts.game_date = reference_contexts.game_date
+            and context_counts.feature_name = reference_contexts.feature_name
+            and context_counts.context_key = reference_contexts.context_key
+    where {{ window_filter('context_counts.game_date') }}
+    group by context_counts.game_date, context_counts.feature_name
 ),
 
 -- Bin edges. A discrete feature (at most 10 distinct values in the reference) is binned by value:
@@ -531,25 +623,19 @@ measured as (
         / nullif(reference_summary.reference_change_std, 0) as player_change_z,
         (daily_changes.mean_side_change - reference_summary.reference_mean_side_change)
         / nullif(reference_summary.reference_side_change_std, 0) as side_change_z,
+        -- (a schedule fact at one value is judged by the schedule: right where the schedule says so)
         coalesce(
-            daily.value_count >= {{ typed_var('feature_health_constant_min_players') }} and daily.min_value = daily.max_value, false
+            daily.value_count >= {{ typed_var('feature_health_constant_min_players') }} and daily.min_value = daily.max_value
+            and not schedule_facts.is_schedule_fact, false
         ) as is_constant,
         -- how likely the reference makes the constant: ln(share of its value in the reference) times
-        -- the observations holding it (the current sample's when the whole sample holds that one
-        -- value, else the date's): a schedule fact at one value over a small slate is
-        -- plausible, over three days of slates it is not
-        case
-            when daily.min_value = daily.max_value
-                then
-                    ln(greatest(
-                        coalesce(constant_reference.value_count * 1.0 / constant_reference.reference_values, 0),
-                        {{ typed_var('feature_health_psi_floor') }}
-                    ))
-                    * case
-                        when pooled_summary.pooled_min = pooled_summary.pooled_max then pooled_summary.sample_size
-                        else pooled_summary.own_sample_size
-                    end
-        end as constant_log_chance
+        -- the observations of its run (the game days back from D holding that one value only)
+        ln(greatest(
+            coalesce(constant_reference.value_count * 1.0 / constant_reference.reference_values, 0),
+            {{ typed_var('feature_health_psi_floor') }}
+        )) * constant_runs.run_size as constant_log_chance,
+        coalesce(schedule_facts.is_schedule_fact, false) as is_schedule_fact,
+        schedule_mismatches.mismatch_count as schedule_mismatch_count
     from daily
     left join own_quantiles
         on daily.game_date = own_quantiles.game_date and daily.feature_name = own_quantiles.feature_name
@@ -561,6 +647,12 @@ measured as (
         on daily.game_date = pooled_summary.game_date and daily.feature_name = pooled_summary.feature_name
     left join daily_changes
         on daily.game_date = daily_changes.game_date and daily.feature_name = daily_changes.feature_name
+    left join constant_runs
+        on daily.game_date = constant_runs.game_date and daily.feature_name = constant_runs.feature_name
+    left join schedule_facts
+        on daily.game_date = schedule_facts.game_date and daily.feature_name = schedule_facts.feature_name
+    left join schedule_mismatches
+        on daily.game_date = schedule_mismatches.game_date and daily.feature_name = schedule_mismatches.feature_name
     left join reference_cumulative as constant_reference
         on
             daily.game_date = constant_reference.game_date
@@ -583,10 +675,11 @@ checked as (
         -- constant_max_chance); a plausible one, or one without a reference, is a warn
         coalesce(is_constant and reference_game_days > 0 and constant_log_chance < ln({{ typed_var('feature_health_constant_max_chance') }}), false)
             as alert_constant,
+        -- (a constant at the one value of its reference changed nothing: not a warn)
         is_constant and not coalesce(reference_game_days > 0 and constant_log_chance < ln({{ typed_var('feature_health_constant_max_chance') }}), false)
-        {%- if constant_allowed %}
-            and feature_name not in ({% for name in constant_allowed %}'{{ name }}'{{ ', ' if not loop.last }}{% endfor %})
-        {%- endif %} as warn_constant,
+        and constant_log_chance < 0 as warn_constant,
+        -- a schedule fact disagrees with the schedule on some row
+        coalesce(is_schedule_fact and schedule_mismatch_count > 0, false) as alert_schedule,
         -- drift: the distribution moved (PSI) and its mean, or its players' values since their
         -- previous game day, moved beyond what the days of the reference move by themselves
         coalesce(
@@ -633,26 +726,28 @@ final as (
         drift_z,
         change_z,
         is_constant,
+        case when is_schedule_fact then schedule_mismatch_count end as schedule_mismatches,
         case
-            when alert_null or alert_default or alert_constant or alert_drift then 'alert'
+            when alert_null or alert_default or alert_schedule or alert_constant or alert_drift then 'alert'
             when warn_default or warn_constant or warn_psi then 'warn'
             else 'ok'
         end as status,
         nullif(rtrim(concat(
             case when alert_null then 'null_or_nan, ' else '' end,
             case when alert_default then 'default_share_jump, ' else '' end,
+            case when alert_schedule then 'schedule_mismatch, ' else '' end,
             case when alert_constant then 'constant_feature, ' else '' end,
             case when alert_drift then 'psi_alert, ' else '' end,
             case
-                when not (alert_null or alert_default or alert_constant or alert_drift) and warn_default then 'default_share_rise, '
+                when not (alert_null or alert_default or alert_schedule or alert_constant or alert_drift) and warn_default then 'default_share_rise, '
                 else ''
             end,
             case
-                when not (alert_null or alert_default or alert_constant or alert_drift) and warn_constant then 'constant_feature_persisting, '
+                when not (alert_null or alert_default or alert_schedule or alert_constant or alert_drift) and warn_constant then 'constant_feature_persisting, '
                 else ''
             end,
             case
-                when not (alert_null or alert_default or alert_constant or alert_drift) and warn_psi then 'psi_warn, '
+                when not (alert_null or alert_default or alert_schedule or alert_constant or alert_drift) and warn_psi then 'psi_warn, '
                 else ''
             end
         ), ', '), '') as cause

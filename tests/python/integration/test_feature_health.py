@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from dbt_harness import PREDICTIONS, REPO, DbtProject, build_models, output_of
+from test_feature_health_breakage import restamp_sql
 
 STORE = f"{PREDICTIONS}.ml_feature_store_v2"
 HEALTH = f"{PREDICTIONS}.feature_health"
@@ -136,6 +137,7 @@ def test_a_feature_forced_to_a_constant_is_an_alert_naming_the_cause(built):
         f"update {STORE} set features = list_transform(generate_series(1, 25), lambda i: case"
         f" when i = list_position(feature_names, 'pct_free_throw') then 0.2 else features[i] end)"
         f" where game_date = '{CONSTANT_DATE}' and not early_season_flag")
+    project.execute(restamp_sql(project))  # the store's build wrote it
     players = project.query(f"select count(*) from {STORE} where game_date = '{CONSTANT_DATE}' and not early_season_flag")[0][0]
     assert players >= 20
     result = build_models(project, "--select", "feature_health", "--vars", f"{{date: {CONSTANT_DATE}}}")
@@ -152,10 +154,47 @@ def test_a_feature_forced_to_a_constant_is_an_alert_naming_the_cause(built):
     assert f"feature health alert (warns): {CONSTANT_DATE} pct_free_throw: constant_feature" in log
 
 
+def schedule_disagreements(project, day) -> tuple[int, int]:
+    """(rows, rows whose back_to_back disagrees with their rest days) of one date, by the rule
+    itself: a team on 0 days of rest plays a back-to-back."""
+    return project.query(
+        f"select count(*), count(*) filter (where features[list_position(feature_names, 'back_to_back')]"
+        f" <> case when days_rest = 0 then 1 else 0 end) from {STORE} where game_date = ? and not early_season_flag", [day])[0]
+
+
+def test_a_back_to_back_that_disagrees_with_the_rest_days_is_an_alert(built):
+    project, baseline = built
+    # the clean store: back_to_back follows the rest days on every row, and health judges it so
+    clean = project.query(f"select game_date, schedule_mismatches from {HEALTH} where feature_name = 'back_to_back'")
+    assert all(count in (None, 0) for _, count in clean)
+    # the last judged date (before the other faults' dates) with a team on a back-to-back
+    judged = sorted(day for day, count in clean if count == 0 and str(day) < WEEK[0])
+    with_b2b = {day for (day,) in project.query(f"select distinct game_date from {STORE} where days_rest = 0 and not early_season_flag")}
+    day = next(day for day in reversed(judged) if day in with_b2b)
+    rows, wrong = schedule_disagreements(project, day)
+    assert rows >= 20 and wrong == 0
+    # One team side on a back-to-back is written as rested: its players' back_to_back becomes 0.
+    side = project.query(
+        f"select opponent_team_abbr, is_home from {STORE} where game_date = ? and days_rest = 0 and not early_season_flag"
+        f" order by opponent_team_abbr, is_home limit 1", [day])
+    project.execute(
+        f"update {STORE} set features = list_transform(generate_series(1, 25), lambda i: case"
+        f" when i = list_position(feature_names, 'back_to_back') then 0 else features[i] end)"
+        f" where game_date = ? and opponent_team_abbr = ? and is_home = ? and not early_season_flag", [day, *side[0]])
+    project.execute(restamp_sql(project))  # the store's build wrote it
+    _, wrong = schedule_disagreements(project, day)
+    assert 5 <= wrong < rows / 2  # one team side of the slate
+    build_models(project, "--select", "feature_health", "--vars", f"{{date: {day}}}")
+    got = project.query(f"select status, cause, schedule_mismatches from {HEALTH} where game_date = ? and feature_name = 'back_to_back'",
+                        [day])[0]
+    assert got == ("alert", "schedule_mismatch", wrong)
+
+
 def test_a_phase4_source_gone_for_a_week_is_an_alert_with_a_default_jump(built):
     project, baseline = built
     # The composite factors (the only tier of fatigue_score) are missing for a week.
     project.execute(f"delete from dev_nba_precompute.player_composite_factors where game_date between '{WEEK[0]}' and '{WEEK[1]}'")
+    project.execute(restamp_sql(project, "player_composite_factors"))  # its build wrote it
     build_models(project, "--select", "int_ml_feature_store__inputs+",
                  "--vars", f"{{start_date: {WEEK[0]}, end_date: {WEEK[1]}, completeness_severity: warn}}")
     after = health(project)
