@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from dbt_harness import PREDICTIONS, REPO, DbtProject, build_models, output_of
-from test_feature_health_breakage import restamp_sql
 
 STORE = f"{PREDICTIONS}.ml_feature_store_v2"
 HEALTH = f"{PREDICTIONS}.feature_health"
@@ -137,7 +136,6 @@ def test_a_feature_forced_to_a_constant_is_an_alert_naming_the_cause(built):
         f"update {STORE} set features = list_transform(generate_series(1, 25), lambda i: case"
         f" when i = list_position(feature_names, 'pct_free_throw') then 0.2 else features[i] end)"
         f" where game_date = '{CONSTANT_DATE}' and not early_season_flag")
-    project.execute(restamp_sql(project))  # the store's build wrote it
     players = project.query(f"select count(*) from {STORE} where game_date = '{CONSTANT_DATE}' and not early_season_flag")[0][0]
     assert players >= 20
     result = build_models(project, "--select", "feature_health", "--vars", f"{{date: {CONSTANT_DATE}}}")
@@ -181,7 +179,6 @@ def test_a_back_to_back_that_disagrees_with_the_rest_days_is_an_alert(built):
         f"update {STORE} set features = list_transform(generate_series(1, 25), lambda i: case"
         f" when i = list_position(feature_names, 'back_to_back') then 0 else features[i] end)"
         f" where game_date = ? and opponent_team_abbr = ? and is_home = ? and not early_season_flag", [day, *side[0]])
-    project.execute(restamp_sql(project))  # the store's build wrote it
     _, wrong = schedule_disagreements(project, day)
     assert 5 <= wrong < rows / 2  # one team side of the slate
     build_models(project, "--select", "feature_health", "--vars", f"{{date: {day}}}")
@@ -194,7 +191,6 @@ def test_a_phase4_source_gone_for_a_week_is_an_alert_with_a_default_jump(built):
     project, baseline = built
     # The composite factors (the only tier of fatigue_score) are missing for a week.
     project.execute(f"delete from dev_nba_precompute.player_composite_factors where game_date between '{WEEK[0]}' and '{WEEK[1]}'")
-    project.execute(restamp_sql(project, "player_composite_factors"))  # its build wrote it
     build_models(project, "--select", "int_ml_feature_store__inputs+",
                  "--vars", f"{{start_date: {WEEK[0]}, end_date: {WEEK[1]}, completeness_severity: warn}}")
     after = health(project)

@@ -25,7 +25,6 @@ from dbt_harness import PREDICTIONS, DbtProject, build_models, generate_demo, ou
 
 STORE = f"{PREDICTIONS}.ml_feature_store_v2"
 HEALTH = f"{PREDICTIONS}.feature_health"
-STAMPS = "dev_nba_staging.build_stamps"
 KINDS = ("shift", "frozen_default", "frozen_computed")
 BROKEN_DAYS = 3  # an alert is due within the first 3 game days of a breakage
 REFERENCE_DAYS = 28  # an onset has a full reference (var feature_health_reference_game_days)
@@ -92,9 +91,8 @@ def breakage(project, chosen) -> dict:
     return result
 
 
-def inject(project, kind, chosen, params, restamp: str) -> None:
-    """Writes one kind of breakage of every feature into the store on the broken days of each onset
-    (and re-stamps the store: `restamp_sql`)."""
+def inject(project, kind, chosen, params) -> None:
+    """Writes one kind of breakage of every feature into the store on the broken days of each onset."""
     with project_connection(project) as con:
         for onset, broken in chosen:
             shift = [params[(onset, i)][0] for i in range(25)]
@@ -110,31 +108,6 @@ def inject(project, kind, chosen, params, restamp: str) -> None:
                 assignment = "features = ?::double[]"
                 values = [frozen]
             con.execute(f"update {STORE} set {assignment} where game_date in ({dates}) and not early_season_flag", values)
-        con.execute(restamp)
-
-
-# A model's latest build stamp, re-sealed for its rows as they are now (macros/guards/build_stamps.sql):
-# a fault written by SQL stands for a build that wrote those rows, so the guard must see a table its
-# build describes (without it, it stops the next build as reading a stale input).
-RESTAMP_SQL = """
-{%- set columns = build_stamp_columns().keys() | list -%}
-select {% for name in columns %}{{ stamp_seal() ~ ' as seal' if name == 'seal' else name }}{{ ', ' if not loop.last }}{% endfor %}
-from (
-    select stamp.node_id, stamp.window_mode, stamp.window_start, stamp.window_end, stamp.sources_state,
-        content.row_count as table_rows, content.fingerprint as table_fingerprint, stamp.invocation_id,
-        current_timestamp as built_at
-    from {{ build_stamps_relation() }} as stamp
-    cross join ({{ content_fingerprint_sql(ref('MODEL'), 'MODEL') }}) as content
-    where stamp.node_id = 'model.nba_precompute.MODEL'
-    qualify row_number() over (order by stamp.built_at desc) = 1
-) as stamp
-"""
-
-
-def restamp_sql(project, model: str = "ml_feature_store_v2") -> str:
-    """The insert that re-stamps `model` in any copy of `project`'s database (the same relations)."""
-    compiled = output_of(project.dbt("compile", "--inline", RESTAMP_SQL.replace("MODEL", model)))
-    return f"insert into {STAMPS} " + compiled[compiled.index("select node_id"):]
 
 
 def project_connection(project):
@@ -178,11 +151,10 @@ def run_all_kinds(clean_project, workdir: Path):
     params = breakage(clean_project, chosen)
     names = feature_names(clean_project)
     clean = health_status(clean_project)
-    restamp = restamp_sql(clean_project)
     results = {}
     for kind in KINDS:
         broken_project = DbtProject(workdir / kind, clean_project.db)
-        inject(broken_project, kind, chosen, params, restamp)
+        inject(broken_project, kind, chosen, params)
         rebuild_health(broken_project, chosen)
         results[kind] = detection(clean, health_status(broken_project), chosen, names, params, kind)
     return names, chosen, results, clean
