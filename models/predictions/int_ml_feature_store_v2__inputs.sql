@@ -40,12 +40,12 @@ chosen_book as (
         bookmaker
     from pre_tipoff
     qualify row_number() over (
-        partition by player_lookup, game_date
-        order by
-            case when bookmaker = '{{ typed_var("preferred_prop_book") }}' then 0 else 1 end,
-            minutes_before_tipoff asc,
-            bookmaker asc
-    ) = 1
+            partition by player_lookup, game_date
+            order by
+                case when bookmaker = '{{ typed_var("preferred_prop_book") }}' then 0 else 1 end,
+                minutes_before_tipoff asc,
+                bookmaker asc
+        ) = 1
 ),
 
 lines as (
@@ -100,7 +100,7 @@ history as (
     inner join {{ ref('int_player_games') }} as games
         on
             slate.player_lookup = games.player_lookup
-            and games.game_date < slate.game_date
+            and slate.game_date > games.game_date
 ),
 
 history_summary as (
