@@ -97,3 +97,17 @@ def test_no_snapshot_before_tip_off_leaves_every_market_feature_missing(built, t
     features, sources = project.query(f"select features[26:29], feature_sources[26:29] from {SCHEMA}.ml_feature_store_v2_v2 "
                                       f"where player_lookup = ? and game_date = date '{DATE}'", [player])[0]
     assert features == [0.0, 0.0, 0.0, 0.0] and sources == ["missing"] * 4
+
+
+def test_an_impossible_snapshot_stops_the_build_at_staging_and_version_1_still_builds(built, tmp_path):
+    project = DbtProject(tmp_path, built.db)
+    project.execute(f"insert into {SNAPSHOTS} select * replace (23.3 as points_line, snapshot_timestamp + interval 1 minute"
+                    f" as snapshot_timestamp) from {SNAPSHOTS} where game_date = date '{DATE}' and player_lookup = ("
+                    f"select min(player_lookup) from {SNAPSHOTS} where game_date = date '{DATE}') limit 1")
+    before = project.query(f"select player_lookup, data_hash from {SCHEMA}.ml_feature_store_v2_v2 order by 1")
+    result = project.build("--select", "+ml_feature_store_v2", "--exclude-resource-type", "unit_test", "--vars", VARS, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "stg_prop_line_snapshots__rows_are_valid" in output and "broken_rule=line_on_the_half_point, broken_value=23.3" in output
+    assert "rows written: ml_feature_store_v2 = 0" in output  # version 1 does not read the snapshots
+    assert project.query(f"select player_lookup, data_hash from {SCHEMA}.ml_feature_store_v2_v2 order by 1") == before
