@@ -55,6 +55,21 @@ def test_version_1_keeps_its_relation_and_columns_and_version_2_extends_it(built
         assert len(f2) == 37 and len(s2) == 37
 
 
+def test_the_current_line_is_the_one_the_generator_gave_the_upcoming_context(built):
+    # An independent derivation: the generator sets the upcoming context's has_prop_line and
+    # current_points_line from the same snapshots in Python (nba_phase3_gen/book.py: the preferred
+    # book's latest snapshot before tip-off, else the latest of any book, ties by name).
+    rows = built.query(f"""
+        select v2.features[29], v2.features[26], context.has_prop_line, context.current_points_line
+        from {SCHEMA}.ml_feature_store_v2_v2 as v2
+        inner join dev_nba_staging.stg_nba_analytics__upcoming_player_game_context as context using (player_lookup, game_id)
+        where v2.game_date = date '{DATE}'""")
+    assert len(rows) > 200 and any(row[2] for row in rows) and not all(row[2] for row in rows)
+    for has_line, line, context_has_line, context_line in rows:
+        assert has_line == (1.0 if context_has_line else 0.0)
+        assert line == (float(context_line) if context_has_line else 0.0)
+
+
 def market(project, player):
     return project.query(f"select features[26], features[27], features[29], feature_sources[26] from {SCHEMA}.ml_feature_store_v2_v2 "
                          f"where player_lookup = ? and game_date = date '{DATE}'", [player])[0]
