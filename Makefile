@@ -51,7 +51,7 @@ demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its ups
 # works in temporary directories, the BigQuery checks under their --work-dir, and only the project
 # group uses target/. The Debian packages are installed first, one apt at a time.
 test: setup java chromium  ## The whole suite: pytest | BigQuery render check, emulator run | dbt build with every data and unit test, sqlfluff, browser check.
-	@echo "make test: running side by side: [pytest] [bigquery-check, test-bigquery] [dbt-test, lint, browser-check]; each group is printed when it ends (15-30 minutes on 2 cores, depending on the machine)"
+	@echo "make test: running side by side: [pytest] [bigquery-check, test-bigquery] [dbt-test, lint, browser-check]; each group is printed when it ends (about 12-15 minutes on 2 cores)"
 	@$(MAKE) --no-print-directory -j3 --output-sync=recurse pytest checks-bigquery checks-project
 
 # The fast tier for the edit loop: the same dbt build, lint and offline BigQuery render as make test,
