@@ -410,8 +410,9 @@ def main() -> int:
             continue
         manifests[mode] = manifest
         project = manifest["metadata"]["project_name"]
+        # unique ids, not names: the versions of a versioned model share its name (model.<project>.<name>.v<n>)
         sql_models = sorted(
-            n["name"] for n in manifest["nodes"].values()
+            uid for uid, n in manifest["nodes"].items()
             if n["resource_type"] == "model" and n["package_name"] == project and n["language"] == "sql"
         )
         python_models = sorted(
@@ -422,13 +423,14 @@ def main() -> int:
         for uid, node in manifest["nodes"].items():
             if node.get("compiled_code") is not None and node["package_name"] == project:
                 compiled[uid] = node["compiled_code"]
-        python_ids = {f"model.{project}.{m}" for m in python_models}
+        python_ids = {uid for uid, n in manifest["nodes"].items()
+                      if n["resource_type"] == "model" and n["package_name"] == project and n["language"] == "python"}
         python_tests = sorted(uid for uid, node in manifest["nodes"].items() if node["resource_type"] == "test"
                               and python_ids & set(node["depends_on"]["nodes"]))
         unrendered = [uid for uid in python_tests if uid not in compiled]
         verdict(bool(python_tests) and not unrendered,
                 f"every data test of the Python models renders ({len(python_tests)} tests)", unrendered)
-        missing = [m for m in sql_models if f"model.{project}.{m}" not in compiled]
+        missing = [m for m in sql_models if m not in compiled]
         verdict(not missing, f"every SQL model renders ({len(sql_models)} models; Python models not compiled: {', '.join(python_models)})", missing)
         kinds = {}
         for uid in compiled:

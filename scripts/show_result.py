@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-STORE = "model.nba_precompute.ml_feature_store_v2"
+STORE = "ml_feature_store_v2"  # its latest version: what ref('ml_feature_store_v2') reads
 
 
 def output_tables(manifest: dict) -> list[tuple[str, str, str]]:
@@ -26,7 +26,8 @@ def output_tables(manifest: dict) -> list[tuple[str, str, str]]:
             visit(parent)
         order.append(unique_id)
 
-    visit(STORE)
+    visit(next(unique_id for unique_id, node in nodes.items() if node["resource_type"] == "model"
+               and node["name"] == STORE and node.get("version") == node.get("latest_version")))
     return [(nodes[n]["schema"], nodes[n].get("alias") or nodes[n]["name"], nodes[n]["config"]["window_column"])
             for n in order if nodes[n]["config"].get("window_column") and nodes[n]["config"].get("materialized") == "incremental"]
 

@@ -98,7 +98,9 @@ def compile_scripts(out: Path, dbt_vars: str, models=PYTHON_MODELS) -> dict:
         _patch_relation_lookup(existing)
         extra = ["--vars", dbt_vars] if dbt_vars else []
         compiled = _invoke(["compile", "--select", *models, *extra])
-        nodes = {r.node.name: r.node for r in compiled.results if r.node.resource_type == "model"}
+        # a versioned model: its latest version (selecting the name compiles every version)
+        nodes = {r.node.name: r.node for r in compiled.results if r.node.resource_type == "model"
+                 and r.node.version == r.node.latest_version}
         missing = [m for m in models if m not in nodes]
         if missing:
             raise RuntimeError(f"dbt compile did not return {missing}")

@@ -278,14 +278,16 @@ def test_slate_coverage_counts_by_hand(built):
 
 def dbt_ls(project, selector):
     result = project.dbt("ls", "--select", selector, "--resource-type", "model", "--output", "name", "-q")
-    return {line.strip() for line in result.stdout.splitlines() if line.strip()}
+    return {line.strip() for line in result.stdout.splitlines() if line.strip() and " " not in line.strip()}  # names, not log lines
 
 
 def test_exposures_build_exactly_what_each_consumer_reads(project):
-    store_and_upstream = dbt_ls(project, "+ml_feature_store_v2")
-    assert "player_daily_cache" in store_and_upstream and "feature_health" not in store_and_upstream
-    assert dbt_ls(project, "+exposure:prediction_service") == store_and_upstream | {"feature_health", "slate_coverage"}
-    assert dbt_ls(project, "+exposure:training_job") == store_and_upstream | {"feature_health"}
+    # each exposure pins one version of the store, through its contracted public view (docs/feature_versions.md)
+    v1_and_upstream, v2_and_upstream = dbt_ls(project, "+ml_feature_store_v2.v1"), dbt_ls(project, "+ml_feature_store_v2.v2")
+    assert "player_daily_cache" in v1_and_upstream and "feature_health" not in v2_and_upstream
+    assert dbt_ls(project, "+exposure:prediction_service") == v1_and_upstream | {
+        "ml_feature_store_v2_public.v1", "feature_health", "slate_coverage"}
+    assert dbt_ls(project, "+exposure:training_job") == v2_and_upstream | {"ml_feature_store_v2_public.v2", "feature_health"}
 
 
 def test_the_readiness_gate_stops_the_daily_run_naming_the_date_and_share(project):
