@@ -100,7 +100,7 @@
   {%- for node in outputs -%}{%- do names.append('+' ~ node.name) -%}{%- endfor -%}
   {%- set vars_text = " --vars '{date: " ~ window.start ~ "}'" if window.mode == 'date'
       else (" --vars '{start_date: " ~ window.start ~ ", end_date: " ~ window.end ~ "}'" if window.mode == 'range' else '') -%}
-  {{ return('dbt build --select ' ~ names | sort | join(' ') ~ vars_text) }}
+  {{ return('dbt build --select ' ~ names | unique | sort | join(' ') ~ vars_text) }}
 {% endmacro %}
 
 

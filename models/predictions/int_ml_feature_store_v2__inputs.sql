@@ -1,18 +1,27 @@
 {{ config(materialized='table', schema='nba_staging', hash_merge=false, row_hash_column='input_fingerprint') }}
--- One prepared row per upcoming-context player and run date for version 2 of ml_feature_store_v2
+-- One prepared row per version-1 row of the run window for version 2 of ml_feature_store_v2
 -- (features 25-36; features 0-24 are version 1's stored row): the points prop lines of his game
 -- before tip-off (minutes_before_tipoff >= 0 only), and his box-score history before the date - the
 -- last 10 played games (points, minutes, newest first), the DNPs among his last 10 rows, his games
 -- against the date's opponent in the 365 days before it and his season average. Version 1's inputs
 -- (int_ml_feature_store__inputs) are not touched, so its fingerprints and hashes do not change.
 with slate as (
+    -- The spine is version 1's stored rows of the run window (built first in the same command), so
+    -- version 2 holds exactly version 1's players, also on a date whose new rows a gate held back.
     select
-        player_lookup,
-        game_id,
-        game_date,
-        season_year,
-        opponent_team_abbr
-    from {{ ref('int_upcoming_player_slate') }}
+        store.player_lookup,
+        store.game_id,
+        store.game_date,
+        run_dates.season_year,
+        upcoming.opponent_team_abbr
+    from {{ ref('ml_feature_store_v2', v=1) }} as store
+    inner join {{ ref('int_run_dates') }} as run_dates
+        on store.game_date = run_dates.game_date
+    left join {{ ref('int_upcoming_player_slate') }} as upcoming
+        on
+            store.player_lookup = upcoming.player_lookup
+            and store.game_date = upcoming.game_date
+            and store.game_id = upcoming.game_id
 ),
 
 -- Market: snapshots of the player's game taken before tip-off. The book is the preferred one when it

@@ -38,11 +38,21 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-@functools.cache
 def output_tables() -> dict:
-    """{table: (schema, window column, key columns, write timestamp)} of the five outputs: the
-    incremental outputs that ml_feature_store_v2 reads and the store itself, as `dbt parse` of the
-    repository on the dev target describes them (scripts/project_outputs.py), never listed here."""
+    """{table: (schema, window column, key columns, write timestamp)} of the outputs: the incremental
+    outputs that ml_feature_store_v2 reads and every version of the store itself, as `dbt parse` of
+    the repository on the dev target describes them (scripts/project_outputs.py), never listed here."""
+    return {o.name: (o.schema, o.window_column, o.key, o.written_at) for o in output_nodes().values()}
+
+
+def output_unique_id(table: str) -> str:
+    """The dbt node of an output table (a version's relation maps to `model.<project>.<name>.v<n>`)."""
+    return output_nodes()[table].unique_id
+
+
+@functools.cache
+def output_nodes() -> dict:
+    """{table: Output} of the outputs (see output_tables), from one `dbt parse` per process."""
     workdir = Path(tempfile.mkdtemp(prefix="nba_outputs_"))
     (workdir / "profiles").mkdir()
     shutil.copy(REPO / "profiles.yml.example", workdir / "profiles" / "profiles.yml")
@@ -52,9 +62,9 @@ def output_tables() -> dict:
     result = run_in_process(["parse", "--quiet"], env, workdir)
     if result.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{result.stdout}")
-    found = outputs(read_manifest(workdir / "target"), upstream_of="ml_feature_store_v2")
+    manifest = read_manifest(workdir / "target")
     shutil.rmtree(workdir, ignore_errors=True)
-    return {o.name: (o.schema, o.window_column, o.key, o.written_at) for o in found.values()}
+    return outputs(manifest, upstream_of="ml_feature_store_v2")  # both versions share the model's name
 
 
 def generate_demo(path: Path, until: str = "2021-12-01", seed: int = 42) -> Path:

@@ -35,6 +35,7 @@ from dbt_harness import (
     changed_keys,
     key_counts,
     output_of,
+    output_unique_id,
     rows_written,
 )
 
@@ -42,7 +43,7 @@ D = "2021-11-26"  # first game date after 2021-11-24 (Thanksgiving, 2021-11-25, 
 END = "2021-11-30"  # last date with box scores in the demo slice
 RANGE_VARS = "{start_date: " + D + ", end_date: " + END + "}"
 RANGE_DATES = ["2021-11-26", "2021-11-27", "2021-11-28", "2021-11-29", "2021-11-30"]
-OUTPUT_MODELS = [f"model.nba_precompute.{name}" for name in OUTPUT_TABLES]
+OUTPUT_MODELS = [output_unique_id(name) for name in OUTPUT_TABLES]
 
 PGS = "nba_analytics.player_game_summary"
 OFFENSE = "nba_analytics.team_offense_game_summary"
@@ -188,7 +189,7 @@ def insert_copy(project: DbtProject, table: str, where: str, params: list, repla
 def output_statuses(project) -> dict:
     """{output table: run status} of the last invocation (None when the model was not selected)."""
     results = project.results if isinstance(project, Snapshot) else run_results(project)
-    return {name: results.get(f"model.nba_precompute.{name}", {}).get("status") for name in OUTPUT_TABLES}
+    return {name: results.get(output_unique_id(name), {}).get("status") for name in OUTPUT_TABLES}
 
 
 def assert_outputs_untouched(project, baseline: "Baseline", must_skip=tuple(OUTPUT_TABLES)) -> None:
