@@ -11,15 +11,15 @@
       {%- if gate == 'slate_is_ready' -%}
         {%- set failures = run_query('select * from (' ~ result.node.compiled_code ~ ') as failures order by game_date limit 30') -%}
         {%- for row in failures.rows -%}
-          {%- do log("readiness gate " ~ level ~ ": on " ~ row['game_date'] ~ " only "
+          {%- do log("readiness gate " ~ level ~ ": on " ~ row['game_date'] ~ " (" ~ row['feature_version'] ~ ") only "
               ~ '%.1f' | format((row['gold_silver_share'] or 0) * 100) ~ "% of the slate is gold or silver ("
               ~ row['gold_silver_rows'] ~ " of " ~ row['slate_players'] ~ " players); the gate needs "
               ~ '%.0f' | format(row['min_share'] * 100) ~ "% (var slate_ready_min_share)", info=true) -%}
         {%- endfor -%}
       {%- elif gate == 'no_feature_health_alert' -%}
-        {%- set failures = run_query('select * from (' ~ result.node.compiled_code ~ ') as failures order by game_date, feature_name limit 30') -%}
+        {%- set failures = run_query('select * from (' ~ result.node.compiled_code ~ ') as failures order by game_date, feature_name, feature_version limit 30') -%}
         {%- for row in failures.rows -%}
-          {%- do log("feature health alert (" ~ level ~ "): " ~ row['game_date'] ~ " " ~ row['feature_name'] ~ ": " ~ row['cause']
+          {%- do log("feature health alert (" ~ level ~ "): " ~ row['game_date'] ~ " " ~ row['feature_name'] ~ " (" ~ row['feature_version'] ~ "): " ~ row['cause']
               ~ " (PSI " ~ ('%.2f' | format(row['psi']) if row['psi'] is not none else 'n/a')
               ~ ", default share " ~ '%.0f' | format((row['default_share'] or 0) * 100) ~ "%)", info=true) -%}
         {%- endfor -%}

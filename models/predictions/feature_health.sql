@@ -1,10 +1,10 @@
 {{
   config(
-    unique_key=['game_date', 'feature_name'],
+    unique_key=['game_date', 'feature_version', 'feature_name'],
     window_column='game_date',
     partitioned_by='game_date',
     partition_by={'field': 'game_date', 'data_type': 'date', 'granularity': 'day'},
-    cluster_by=['feature_name', 'game_date'],
+    cluster_by=['feature_version', 'feature_name', 'game_date'],
   )
 }}
 -- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
@@ -18,6 +18,11 @@
 -- against the feature's reference window, and a status
 -- with its cause (docs/feature_health.md). One set-based pass for any window: the reference of a
 -- date is read from the store over `feature_health_lookback_days` before the window.
+-- Every version of the store is judged (int_ml_feature_store_v2__versions). A feature name means one
+-- computation in every version that holds it (the versions' contract, docs/feature_versions.md), so
+-- each (date, player, feature) is judged once and its verdict is reported for every version holding
+-- the feature. A market feature labelled `missing` (no prop line before tip-off) is no value of the
+-- distribution.
 with store_rows as (
     select
         game_date,
@@ -27,20 +32,46 @@ with store_rows as (
         -- the row's schedule context: its team's rest days and its opponent's (the other side's
         -- rows of the same game), 99 when unknown
         coalesce(days_rest, 99) * 100 + coalesce(case
-            when is_home then max(case when not is_home then days_rest end) over (partition by game_date, game_id)
-            else max(case when is_home then days_rest end) over (partition by game_date, game_id)
+            when is_home then max(case when not is_home then days_rest end) over (partition by game_date, game_id, feature_version)
+            else max(case when is_home then days_rest end) over (partition by game_date, game_id, feature_version)
         end, 99) as context_key,
+        feature_version,
         feature_names,
         features,
         feature_sources
-    from {{ ref('ml_feature_store_v2') }}
+    from {{ ref('int_ml_feature_store_v2__versions') }}
     where
         {{ window_filter('game_date', lookback_days) }}
         and not early_season_flag
 ),
 
-feature_values as (
+version_values as (
     {{ unnest_feature_store('store_rows') }}
+),
+
+-- Which version holds which feature at which position (from the stored rows themselves).
+version_features as (
+    select distinct
+        feature_version,
+        feature_name,
+        feature_index
+    from version_values
+),
+
+feature_values as (
+    select
+        game_date,
+        player_lookup,
+        team_key,
+        context_key,
+        feature_name,
+        feature_value,
+        feature_source
+    from version_values
+    where feature_source != 'missing'
+    qualify row_number() over (
+            partition by game_date, player_lookup, feature_name order by feature_version
+        ) = 1
 ),
 
 -- Values that count for the distribution (not NULL, not NaN), per team: players of one team who
@@ -280,11 +311,11 @@ daily as (
     select
         game_date,
         feature_name,
-        min(feature_index) as feature_index,
         count(*) as players,
         sum(case when feature_source = 'phase4' then 1 else 0 end) as phase4_count,
         sum(case when feature_source = 'phase3' then 1 else 0 end) as phase3_count,
         sum(case when feature_source = 'calculated' then 1 else 0 end) as calculated_count,
+        sum(case when feature_source = 'market' then 1 else 0 end) as market_count,
         sum(case when feature_source = 'default' then 1 else 0 end) as default_count,
         sum(case when feature_value is null then 1 else 0 end) as null_count,
         sum(case when {{ is_nan('feature_value') }} then 1 else 0 end) as nan_count,
@@ -588,11 +619,11 @@ measured as (
     select
         daily.game_date,
         daily.feature_name,
-        daily.feature_index,
         daily.players,
         daily.phase4_count * 1.0 / daily.players as phase4_share,
         daily.phase3_count * 1.0 / daily.players as phase3_share,
         daily.calculated_count * 1.0 / daily.players as calculated_share,
+        daily.market_count * 1.0 / daily.players as market_share,
         daily.default_count * 1.0 / daily.players as default_share,
         daily.null_count,
         daily.nan_count,
@@ -694,15 +725,27 @@ checked as (
     from measured
 ),
 
+-- Each verdict under every version holding the feature, at its position there.
+versioned as (
+    select
+        checked.*,
+        version_features.feature_version,
+        version_features.feature_index
+    from checked
+    inner join version_features on checked.feature_name = version_features.feature_name
+),
+
 final as (
     select
         game_date,
+        feature_version,
         feature_name,
         feature_index,
         players,
         {{ to_numeric('phase4_share', 7, 4) }} as phase4_share,
         {{ to_numeric('phase3_share', 7, 4) }} as phase3_share,
         {{ to_numeric('calculated_share', 7, 4) }} as calculated_share,
+        {{ to_numeric('market_share', 7, 4) }} as market_share,
         {{ to_numeric('default_share', 7, 4) }} as default_share,
         null_count,
         nan_count,
@@ -751,7 +794,7 @@ final as (
                 else ''
             end
         ), ', '), '') as cause
-    from checked
+    from versioned
 )
 
 select

@@ -1,16 +1,16 @@
 {{
   config(
-    unique_key=['player_lookup', 'game_date'],
+    unique_key=['player_lookup', 'game_date', 'feature_version'],
     window_column='game_date',
     catch_up_from_own_rows=true,
     partitioned_by='game_date',
     partition_by={'field': 'game_date', 'data_type': 'date', 'granularity': 'day'},
-    cluster_by=['player_lookup', 'quality_tier'],
+    cluster_by=['feature_version', 'player_lookup', 'quality_tier'],
   )
 }}
 -- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
 -- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
--- Point-in-time training examples: each ml_feature_store_v2 row whose game is final, with the
+-- Point-in-time training examples: each row of each ml_feature_store_v2 version whose game is final, with the
 -- label of that game and the prop line known before it. Features are the stored row, never
 -- recomputed; labels come only from the game on the row's own date.
 with final_games as (
@@ -21,6 +21,8 @@ with final_games as (
     where is_final and {{ window_filter('game_date') }}
 ),
 
+-- One example per row of each version of the store: the key holds feature_version, so a consumer
+-- reads the version it was trained on.
 stored_features as (
     select
         player_lookup,
@@ -40,7 +42,7 @@ stored_features as (
         default_feature_count,
         is_training_ready,
         data_hash as feature_data_hash
-    from {{ ref('ml_feature_store_v2') }}
+    from {{ ref('int_ml_feature_store_v2__versions') }}
     where {{ window_filter('game_date') }}
 ),
 

@@ -1,16 +1,17 @@
 {{
   config(
-    unique_key=['game_date'],
+    unique_key=['game_date', 'feature_version'],
     window_column='game_date',
     partitioned_by='game_date',
     partition_by={'field': 'game_date', 'data_type': 'date', 'granularity': 'day'},
-    cluster_by=['game_date'],
+    cluster_by=['feature_version', 'game_date'],
   )
 }}
 -- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
 -- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
--- One row per run date: how much of the slate (the players of the upcoming context) the feature
--- store covers, and how well. The readiness gate (test slate_is_ready) reads it.
+-- One row per run date and store version: how much of the slate (the players of the upcoming context)
+-- each version of the feature store covers, and how well. The readiness gate (test slate_is_ready)
+-- reads it. The versions are those int_ml_feature_store_v2__versions holds.
 with slate as (
     select
         game_date,
@@ -24,18 +25,28 @@ with slate as (
 store_rows as (
     select
         game_date,
+        feature_version,
         quality_tier,
         early_season_flag,
         is_training_ready,
-        {{ array_count_equal('feature_sources', "'phase3'") }} as phase3_features,
+        -- Phase 3 labels among version 1's 25 features, which every version starts with
+        {{ array_count_equal('feature_sources', "'phase3'", 25) }} as phase3_features,
         default_feature_count
-    from {{ ref('ml_feature_store_v2') }}
+    from {{ ref('int_ml_feature_store_v2__versions') }}
     where {{ window_filter('game_date') }}
+),
+
+-- Every version the store holds (from all its rows: a version with no row in the window still gets
+-- its coverage rows, with rows_written 0).
+versions as (
+    select distinct feature_version
+    from {{ ref('int_ml_feature_store_v2__versions') }}
 ),
 
 written as (
     select
         game_date,
+        feature_version,
         count(*) as rows_written,
         sum(case when early_season_flag then 1 else 0 end) as placeholder_rows,
         sum(case when quality_tier = 'gold' then 1 else 0 end) as gold_rows,
@@ -49,12 +60,13 @@ written as (
         sum(case when default_feature_count > 0 then 1 else 0 end) as default_rows,
         sum(case when phase3_features > 3 or default_feature_count > 0 then 1 else 0 end) as phase3_or_default_rows
     from store_rows
-    group by game_date
+    group by game_date, feature_version
 ),
 
 final as (
     select
         slate.game_date,
+        versions.feature_version,
         slate.early_season_flag,
         slate.slate_players,
         coalesce(written.rows_written, 0) as rows_written,
@@ -73,7 +85,9 @@ final as (
                 then {{ to_numeric(safe_divide('coalesce(written.gold_rows, 0) + coalesce(written.silver_rows, 0)', 'slate.slate_players'), 7, 4) }}
         end as gold_silver_share
     from slate
-    left join written on slate.game_date = written.game_date
+    cross join versions
+    left join written
+        on slate.game_date = written.game_date and versions.feature_version = written.feature_version
 )
 
 select

@@ -1,11 +1,12 @@
 {% test no_feature_health_alert(model) %}
 {#-
-  The feature-health gate: fails with every (game_date, feature_name) row of the run window whose
+  The feature-health gate: fails with every (game_date, feature_version, feature_name) row of the run window whose
   status is 'alert'. Severity comes from the var feature_health_severity ('warn' by default,
   'error' in `make daily`); the on-run-end hook log_feature_gate_failures names the rows.
 -#}
 select
     game_date,
+    feature_version,
     feature_name,
     status,
     cause,
@@ -21,14 +22,19 @@ where status = 'alert'
 {% test slate_is_ready(model, min_share) %}
 {#-
   The readiness gate: fails with every date of the run window (past the early season) whose share
-  of the slate at gold or silver is below `min_share`; the on-run-end hook names the date and share.
+  of the slate at gold or silver is below `min_share`, in the version the prediction service reads
+  (the `active` row of the feature_versions seed: the model's latest version); the other versions'
+  coverage is reported in the model, not gated. The on-run-end hook names the date and share.
 -#}
 select
     game_date,
+    feature_version,
     slate_players,
     gold_rows + silver_rows as gold_silver_rows,
     gold_silver_share,
     {{ min_share }} as min_share
 from {{ model }}
-where not early_season_flag and coalesce(gold_silver_share, 0) < {{ min_share }}
+where
+    not early_season_flag and coalesce(gold_silver_share, 0) < {{ min_share }}
+    and feature_version in (select feature_version from {{ ref('feature_versions') }} where active)
 {% endtest %}

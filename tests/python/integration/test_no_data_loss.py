@@ -85,7 +85,7 @@ def test_a_selection_whose_inputs_cover_the_window_gives_what_the_plus_build_giv
     assert everything(project) == before
     written = rows_written(result)
     assert written["ml_feature_store_v2"] == len(contents(project, "ml_feature_store_v2", "game_date = '2021-11-29'")) > 0
-    assert rows_deleted(result) == {"ml_feature_store_v2": 0, "player_daily_cache": 0}
+    assert rows_deleted(result) == {"ml_feature_store_v2": 0, "ml_feature_store_v2_v2": 0, "player_daily_cache": 0}
     # A second run of the same command changes nothing and deletes nothing.
     again = project.build("--select", "ml_feature_store_v2", "--vars", "{date: 2021-11-29}")
     assert rows_written(again) == {"ml_feature_store_v2": 0} and rows_deleted(again) == {"ml_feature_store_v2": 0}
