@@ -115,19 +115,19 @@ backfill: setup profiles.yml  ## Build every date of START..END in one set-based
 	@test -n "$(START)" -a -n "$(END)" || { echo "make backfill needs START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
 	$(DBT) build --vars '{start_date: $(START), end_date: $(END), completeness_severity: warn}'
 
-training-set: setup  ## Export ml_training_examples of START..END to Parquet + manifest: [OUT=file.parquet] [MIN_QUALITY=85] [READY_ONLY=1]
-	@test -n "$(START)" -a -n "$(END)" || { echo "make training-set needs START=YYYY-MM-DD END=YYYY-MM-DD [OUT=file.parquet] [MIN_QUALITY=0-100] [READY_ONLY=1]"; exit 2; }
-	$(BIN)/python scripts/training_set.py --db $(DBT_DUCKDB_PATH) --start $(START) --end $(END) $(if $(OUT),--out $(OUT)) $(if $(MIN_QUALITY),--min-quality $(MIN_QUALITY)) $(if $(READY_ONLY),--training-ready-only)
+training-set: setup  ## Export ml_training_examples of START..END to Parquet + manifest: [VERSION=1|2] [OUT=file.parquet] [MIN_QUALITY=85] [READY_ONLY=1]
+	@test -n "$(START)" -a -n "$(END)" || { echo "make training-set needs START=YYYY-MM-DD END=YYYY-MM-DD [VERSION=1|2] [OUT=file.parquet] [MIN_QUALITY=0-100] [READY_ONLY=1]"; exit 2; }
+	$(BIN)/python scripts/training_set.py --db $(DBT_DUCKDB_PATH) --start $(START) --end $(END) $(if $(VERSION),--version $(VERSION)) $(if $(OUT),--out $(OUT)) $(if $(MIN_QUALITY),--min-quality $(MIN_QUALITY)) $(if $(READY_ONLY),--training-ready-only)
 
-evaluate: setup  ## Baseline MAEs, hit rates and calibration of START..END's examples: table + self-contained HTML [OUT=page.html] [MIN_QUALITY=85] [READY_ONLY=1]
-	@test -n "$(START)" -a -n "$(END)" || { echo "make evaluate needs START=YYYY-MM-DD END=YYYY-MM-DD [OUT=page.html] [MIN_QUALITY=0-100] [READY_ONLY=1]"; exit 2; }
-	$(BIN)/python scripts/evaluate.py --db $(DBT_DUCKDB_PATH) --start $(START) --end $(END) $(if $(OUT),--out $(OUT)) $(if $(MIN_QUALITY),--min-quality $(MIN_QUALITY)) $(if $(READY_ONLY),--training-ready-only)
+evaluate: setup  ## Baseline MAEs, hit rates and calibration of START..END's examples, feature versions compared on the same rows: table + self-contained HTML [VERSION=1|2] [OUT=page.html] [MIN_QUALITY=85] [READY_ONLY=1]
+	@test -n "$(START)" -a -n "$(END)" || { echo "make evaluate needs START=YYYY-MM-DD END=YYYY-MM-DD [VERSION=1|2] [OUT=page.html] [MIN_QUALITY=0-100] [READY_ONLY=1]"; exit 2; }
+	$(BIN)/python scripts/evaluate.py --db $(DBT_DUCKDB_PATH) --start $(START) --end $(END) $(if $(VERSION),--version $(VERSION)) $(if $(OUT),--out $(OUT)) $(if $(MIN_QUALITY),--min-quality $(MIN_QUALITY)) $(if $(READY_ONLY),--training-ready-only)
 
 bench: setup  ## Four-season benchmark; figures in target/bench.json.
 	$(BIN)/python scripts/bench.py
 
-report: setup  ## Feature health page from DB's models: make report START=2024-10-22 END=2025-06-20 [DB=...] [OUT=target/feature_health.html]
-	$(BIN)/python scripts/feature_health_report.py --db $(DB) $(if $(START),--start $(START)) $(if $(END),--end $(END)) --out $(or $(OUT),target/feature_health.html)
+report: setup  ## Feature health page from DB's models: make report START=2024-10-22 END=2025-06-20 [VERSION=1|2] [DB=...] [OUT=target/feature_health.html]
+	$(BIN)/python scripts/feature_health_report.py --db $(DB) $(if $(START),--start $(START)) $(if $(END),--end $(END)) $(if $(VERSION),--version $(VERSION)) --out $(or $(OUT),target/feature_health.html)
 
 # The browser check reads a built demo database: BROWSER_DB when given (`make test` passes the one
 # dbt-test has just built, instead of building the same data again), else its own

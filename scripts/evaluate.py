@@ -1,7 +1,7 @@
 """Baseline evaluation of the training examples of a date window (make evaluate).
 
-    make evaluate START=2021-11-01 END=2021-11-30 [MIN_QUALITY=85] [READY_ONLY=1] [OUT=page.html]
-    .venv/bin/python scripts/evaluate.py --start ... --end ... [--out ...] [--db ...]
+    make evaluate START=2021-11-01 END=2021-11-30 [VERSION=1|2] [MIN_QUALITY=85] [READY_ONLY=1] [OUT=page.html]
+    .venv/bin/python scripts/evaluate.py --start ... --end ... [--version ...] [--out ...] [--db ...]
 
 Takes the examples `make training-set` would export for the window (same filters, same time split)
 and measures, against actual_points, the mean absolute error (MAE) of four predictors: the prop line,
@@ -13,6 +13,12 @@ points_avg_last_10, points_avg_season, and a least-squares fit of actual_points 
   - the hit rate of each rule "over when the predictor is above the line" (last-10, season, fit;
     ties and pushes are not bets) against the 52.4 % break-even of -110 odds.
 
+The feature-set versions are compared on the same rows: the examples every version keeps (same
+player, same date), one time split over their dates, one least-squares fit per version on its own
+features over the train rows, and its MAE on the test rows (does version 2 lower the fit's error, and
+by how much). The tables above use one version (VERSION; by default the one the prediction service
+reads).
+
 Figures are given on the test split (where the fit is out of sample) and over every row of the
 window (no fit), overall, by quality_tier, data_source and season_year, next to the mean of
 actual_points; plus the fit's calibration on the test split (mean actual points by decile of the
@@ -21,6 +27,7 @@ offline) and the figures as JSON beside it, both replaced as one unit (scripts/o
 """
 from __future__ import annotations
 
+import argparse
 import html
 import json
 import sys
@@ -108,6 +115,34 @@ def calibration(test: pd.DataFrame) -> list[dict]:
             for d, part in test.groupby(decile, sort=True)]
 
 
+def compare_versions(args) -> dict:
+    """Each feature-set version's least-squares fit on the same rows (the examples every version
+    keeps), trained on the train dates of one split over those rows, measured on the test dates."""
+    frames = {}
+    for name in training_set.versions(args.db, args.schema):
+        table, facts = training_set.load(argparse.Namespace(**{**vars(args), "version": name}))
+        frames[name] = (table.to_pandas(), facts["feature_names"])
+    keys = None
+    for frame, _ in frames.values():
+        these = frame[["player_lookup", "game_date"]]
+        keys = these if keys is None else keys.merge(these, on=["player_lookup", "game_date"])
+    dates = sorted(str(day) for day in keys["game_date"].unique())
+    split = training_set.time_split(dates)
+    if not split["test"]:
+        raise UserError(f"the versions share examples on {len(dates)} dates: a test split needs at least 3")
+    test_first, train_last = split["test"][0], split["train"][1]
+    result = {"rows": len(keys), "split": split, "versions": {}}
+    for name, (frame, names) in frames.items():
+        frame = frame.merge(keys, on=["player_lookup", "game_date"]).sort_values(["game_date", "player_lookup"])
+        day = frame["game_date"].astype(str)
+        train, test = frame[day <= train_last], frame[day >= test_first]
+        fitted = predict(test, names, fit_least_squares(train, names))
+        result["versions"][name] = {"features": len(names), "train_rows": len(train), "test_rows": len(test),
+                                    "mae_fit_test": mae(fitted, test["actual_points"]),
+                                    "mae_last_10_test": mae(test["points_avg_last_10"], test["actual_points"])}
+    return result
+
+
 def evaluate(args) -> dict:
     started = time.perf_counter()
     table, facts = training_set.load(args)
@@ -132,6 +167,7 @@ def evaluate(args) -> dict:
         "test": breakdown(test),
         "all_rows": breakdown(frame),
         "calibration": calibration(test),
+        "version_comparison": compare_versions(args),
         "seconds": round(time.perf_counter() - started, 2),
     }
 
@@ -208,6 +244,22 @@ def calibration_rows(result: dict) -> list[list[str]]:
 
 
 CALIBRATION_HEADER = ["decile of the prediction", "rows", "mean prediction", "mean actual points"]
+VERSIONS_HEADER = ["feature version", "features", "train rows", "test rows", "MAE fit", "MAE last-10",
+                   "fit MAE against the first version"]
+
+
+def version_rows(result: dict) -> list[list[str]]:
+    compared = result["version_comparison"]["versions"]
+    first = next(iter(compared.values()))["mae_fit_test"]
+    return [[name, str(v["features"]), f"{v['train_rows']:,}", f"{v['test_rows']:,}", f"{v['mae_fit_test']:.3f}",
+             f"{v['mae_last_10_test']:.3f}", f"{v['mae_fit_test'] - first:+.3f}"] for name, v in compared.items()]
+
+
+def versions_title(result: dict) -> str:
+    compared = result["version_comparison"]
+    test = compared["split"]["test"]
+    return (f"Feature-set versions on the same {compared['rows']:,} examples (one split; test {test[0]} to {test[1]}): "
+            "a least-squares fit per version")
 
 
 def summary(result: dict) -> list[str]:
@@ -268,6 +320,9 @@ def charts(result: dict) -> list:
     calibrated.update_layout(title="Calibration of the fit, test split: mean actual points by decile of the prediction",
                              xaxis_title="mean prediction (points)", yaxis_title="mean actual points", height=420)
     figures.append(calibrated)
+    compared = result["version_comparison"]["versions"]
+    figures.append(bar_chart(versions_title(result), {name: v for name, v in compared.items()},
+                             {"mae_fit_test": "least-squares fit", "mae_last_10_test": "last-10 average"}, mae_axis))
     return figures
 
 
@@ -286,6 +341,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}td:nth-child(-n+2
 {header}
 {sections}
 <h2>Calibration of the fit, test split</h2>{html_table(CALIBRATION_HEADER, calibration_rows(result))}
+<h2>{html.escape(versions_title(result))}</h2>{html_table(VERSIONS_HEADER, version_rows(result))}
 {''.join(parts)}
 </body></html>
 """
@@ -314,6 +370,10 @@ def main(argv=None) -> int:
     print("\nCalibration of the fit, test split:")
     rows = [CALIBRATION_HEADER] + calibration_rows(result)
     widths = [max(len(row[i]) for row in rows) for i in range(len(CALIBRATION_HEADER))]
+    print("\n".join("  ".join(text.rjust(w) for text, w in zip(row, widths)) for row in rows))
+    print(f"\n{versions_title(result)}:")
+    rows = [VERSIONS_HEADER] + version_rows(result)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(VERSIONS_HEADER))]
     print("\n".join("  ".join(text.rjust(w) for text, w in zip(row, widths)) for row in rows))
     print(f"\n{out}\n{figures}")
     return 0

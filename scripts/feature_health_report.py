@@ -1,8 +1,11 @@
 """Feature health report: one self-contained HTML page (target/feature_health.html) drawn from the
-models `slate_coverage`, `feature_health` and `ml_feature_store_v2`, with plotly's JavaScript
-embedded, so it opens offline.
+models `slate_coverage`, `feature_health` and the public view of the store version it shows
+(`ml_feature_store_v2_public`), with plotly's JavaScript embedded, so it opens offline.
 
-    .venv/bin/python scripts/feature_health_report.py --db data/full.duckdb --start 2024-10-22 --end 2025-06-20
+    .venv/bin/python scripts/feature_health_report.py --db data/full.duckdb --start 2024-10-22 --end 2025-06-20 [--version 2]
+
+One feature-set version per page (--version: 1, 2 or its id; by default the version the prediction
+service reads); its name is in the title.
 
 Sections: the quality-tier mix of the slate per date; a heatmap of the default share, feature by
 date; PSI per feature over time with the warn and alert thresholds; the distribution of every
@@ -27,10 +30,12 @@ from plotly.subplots import make_subplots
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+import training_set  # noqa: E402  (feature-set versions, as the export names them)
 from output_files import UserError, open_database, replace_atomically, validate_output  # noqa: E402
 
-# The models the page reads (all in --schema).
-MODELS = ("slate_coverage", "feature_health", "ml_feature_store_v2")
+# The models the page reads (all in --schema), and the public view of the version's store rows.
+MODELS = ("slate_coverage", "feature_health")
+STORE_VIEW = "ml_feature_store_v2_public_v{}"
 TIERS = [("gold", "#d4a017"), ("silver", "#9ea7b0"), ("bronze", "#b0703c"), ("poor", "#c0392b"),
          ("unusable", "#5b2c2c"), ("placeholder", "#d9d9d9")]
 STATUS_COLOURS = {"ok": "#2e7d32", "warn": "#f9a825", "alert": "#c62828"}
@@ -47,31 +52,33 @@ def iso(text: str) -> str:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date as YYYY-MM-DD") from None
 
 
-def check_models(con, db: str, schema: str) -> None:
+def check_models(con, db: str, schema: str, version: str) -> None:
     """UserError naming the models the page reads that the database does not hold, and the build."""
     present = {row[0] for row in con.execute(
         "select table_name from information_schema.tables where table_schema = ?", [schema]).fetchall()}
-    missing = [name for name in MODELS if name not in present]
+    wanted = MODELS + (STORE_VIEW.format(training_set.model_version(version)),)
+    missing = [name for name in wanted if name not in present]
     if missing:
         raise UserError(f"{db} has no {', '.join(f'{schema}.{name}' for name in missing)}: build "
                         f"{'them' if len(missing) > 1 else 'it'} first: dbt build --select "
                         + " ".join(f"+{name}" for name in missing) + " (or make backfill START=... END=...)")
 
 
-def load(con, schema: str, start: str | None, end: str | None) -> dict:
-    """The rows the page draws, read from the models (nothing recomputed)."""
+def load(con, schema: str, start: str | None, end: str | None, version: str) -> dict:
+    """The rows the page draws for one feature-set version, read from the models (nothing recomputed)."""
     if start is None or end is None:
-        first, last = con.execute(f"select min(game_date), max(game_date) from {schema}.feature_health").fetchone()
+        first, last = con.execute(f"select min(game_date), max(game_date) from {schema}.feature_health"
+                                  " where feature_version = ?", [version]).fetchone()
         if first is None:
             raise UserError(f"{schema}.feature_health is empty: build it first: dbt build --select +feature_health")
         start, end = start or first.isoformat(), end or last.isoformat()
-    window = [start, end]
+    window = [version, start, end]
     coverage = con.execute(
         f"select * exclude (data_hash, created_at, processed_at) from {schema}.slate_coverage"
-        " where game_date between ? and ? order by game_date", window).df()
+        " where feature_version = ? and game_date between ? and ? order by game_date", window).df()
     health = con.execute(
         f"select * exclude (data_hash, created_at, processed_at) from {schema}.feature_health"
-        " where game_date between ? and ? order by game_date, feature_index", window).df()
+        " where feature_version = ? and game_date between ? and ? order by game_date, feature_index", window).df()
     if health.empty:
         raise UserError(f"{schema}.feature_health holds no row between {start} and {end}: pick dates it holds "
                         "(omit START and END for all of them) or build them: make backfill START=... END=...")
@@ -83,10 +90,10 @@ def load(con, schema: str, start: str | None, end: str | None) -> dict:
     ref_start, ref_end = (None, None) if pd.isna(ref_start) else (ref_start.isoformat()[:10], ref_end.isoformat()[:10])
     values = con.execute(
         f"""select game_date = ? as is_last, unnest(feature_names) as feature_name, unnest(features) as feature_value
-            from {schema}.ml_feature_store_v2
+            from {schema}.{STORE_VIEW.format(training_set.model_version(version))}
             where not early_season_flag and (game_date = ? or game_date between ? and ?)""",
         [last, last, ref_start or last, ref_end or last]).df()
-    return {"start": start, "end": end, "coverage": coverage, "health": health, "last": last,
+    return {"version": version, "start": start, "end": end, "coverage": coverage, "health": health, "last": last,
             "reference": (ref_start, ref_end), "values": values}
 
 
@@ -193,7 +200,7 @@ def page(data: dict, settings: dict) -> str:
     ready = coverage["gold_silver_share"].dropna().astype(float)
     below = int((ready < float(settings["slate_ready_min_share"])).sum())
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Feature health {data['start']} to {data['end']}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Feature health {data['version']} {data['start']} to {data['end']}</title>
 <script type="text/javascript">{get_plotlyjs()}</script>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 24px; color: #222; }}
@@ -204,7 +211,7 @@ table.alerts th, table.alerts td {{ border-bottom: 1px solid #ddd; padding: 3px 
 .scroll {{ max-height: 480px; overflow-y: auto; display: inline-block; }}
 </style></head>
 <body>
-<h1>Feature health of ml_feature_store_v2, {data['start']} to {data['end']}</h1>
+<h1>Feature health of ml_feature_store_v2, feature set {data['version']}, {data['start']} to {data['end']}</h1>
 <p>{len(coverage)} dates, {len(health)} (date, feature) rows: {badges}</p>
 <p>Readiness gate: {below} of {len(ready)} dates past the early season below {float(settings['slate_ready_min_share']):.0%} of the slate at gold or silver.
 PSI thresholds: warn {settings['feature_health_psi_warn']}, alert {settings['feature_health_psi_alert']}.</p>
@@ -220,19 +227,23 @@ def main(argv=None) -> int:
     parser.add_argument("--schema", default="dev_nba_predictions")
     parser.add_argument("--start", type=iso, help="first game date (default: the first feature_health holds)")
     parser.add_argument("--end", type=iso, help="last game date (default: the last feature_health holds)")
+    parser.add_argument("--version", default=None,
+                        help="feature-set version: 1, 2 or its id (default: the one the prediction service reads)")
     parser.add_argument("--out", default="target/feature_health.html", help="HTML page to write, ending in .html")
     args = parser.parse_args(argv)
     try:
         out = validate_output(args.out, ".html", args.db)
         with open_database(args.db) as con:
-            check_models(con, args.db, args.schema)
-            data = load(con, args.schema, args.start, args.end)
+            version = training_set.feature_version(con, args.schema, args.version)
+            check_models(con, args.db, args.schema, version)
+            data = load(con, args.schema, args.start, args.end, version)
         replace_atomically({out: lambda path: path.write_text(page(data, project_vars()), encoding="utf-8")})
     except UserError as error:
         print(f"report: {error}", file=sys.stderr)
         return 2
     alerts = int((data["health"]["status"] == "alert").sum())
-    print(f"feature health report: {out} ({data['start']} to {data['end']}, {len(data['coverage'])} dates, {alerts} alerts)")
+    print(f"feature health report: {out} ({data['version']}, {data['start']} to {data['end']}, "
+          f"{len(data['coverage'])} dates, {alerts} alerts)")
     return 0
 
 

@@ -1,9 +1,11 @@
 """Export the training examples of a date window to Parquet, with a JSON manifest beside it.
 
-    make training-set START=2021-11-01 END=2021-11-30 [OUT=path.parquet] [MIN_QUALITY=85]
-    .venv/bin/python scripts/training_set.py --start ... --end ... [--out ...] [--min-quality ...] [--db ...]
+    make training-set START=2021-11-01 END=2021-11-30 [VERSION=2] [OUT=path.parquet] [MIN_QUALITY=85]
+    .venv/bin/python scripts/training_set.py --start ... --end ... [--version ...] [--out ...] [--min-quality ...] [--db ...]
 
-Reads `ml_training_examples` (DuckDB) for game dates START..END, drops the rows that cannot train
+Reads `ml_training_examples` (DuckDB) for game dates START..END and one feature-set version (VERSION:
+the model version, 1 or 2, or its id, e.g. v2_37features, from the feature_versions seed; by
+default the version the prediction service reads, the seed's `active` row), drops the rows that cannot train
 a points model, each counted under the first reason that applies:
   early_season        placeholder rows of days 0-13 of a season (no features);
   did_not_play        the player did not play (a DNP, or no box score);
@@ -52,6 +54,7 @@ SPLIT_FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
 BATCH_ROWS = 50_000
 # Files whose content defines the examples (the code version in the manifest).
 CODE_PATHS = ("models", "macros", "seeds", "dbt_project.yml")
+SEED = "feature_versions"  # one row per feature-set version (id v<model version>_..., active: the served one)
 # The store's provenance of each row (ml_feature_store_v2), carried by the model: counted in the manifest.
 PROVENANCE = ("feature_sources", "default_feature_count", "is_training_ready")
 
@@ -86,6 +89,9 @@ def window_parser(description: str) -> argparse.ArgumentParser:
                         help="drop rows whose is_training_ready is not TRUE (READY_ONLY=1)")
     parser.add_argument("--db", default=os.environ.get("DBT_DUCKDB_PATH", "data/nba.duckdb"),
                         help="DuckDB file (default: $DBT_DUCKDB_PATH or data/nba.duckdb)")
+    parser.add_argument("--version", default=None,
+                        help="feature-set version: the model version (1, 2) or its id (v2_37features); "
+                             "default: the version the prediction service reads (active in the feature_versions seed)")
     parser.add_argument("--schema", default=SCHEMA, help=f"schema of {MODEL} (default {SCHEMA})")
     return parser
 
@@ -104,7 +110,42 @@ def connect(db: str) -> duckdb.DuckDBPyConnection:
     return open_database(db)
 
 
-def relation(con, schema: str) -> str:
+def model_version(feature_version: str) -> int:
+    """The model version of a feature-set id: ids start with `v<model version>_` (v2_37features -> 2;
+    a unit test holds the seed to it)."""
+    head = feature_version.split("_", 1)[0]
+    if not (head.startswith("v") and head[1:].isdigit()):
+        raise ExportError(f"feature version {feature_version!r} does not start with v<number>_")
+    return int(head[1:])
+
+
+def seed_versions(con, schema: str) -> list[tuple[str, bool]]:
+    """(feature_version, active) of every row of the feature_versions seed, by model version."""
+    try:
+        rows = con.execute(f"select feature_version, active from {schema}.{SEED}").fetchall()
+    except duckdb.Error:
+        raise ExportError(f"{schema}.{SEED} does not exist: load the seeds first (dbt seed)") from None
+    return sorted(rows, key=lambda row: model_version(row[0]))
+
+
+def feature_version(con, schema: str, wanted: str | None) -> str:
+    """The feature_version id that `wanted` names (a model version number, 2 or v2, or an id;
+    None: the active version, the one the prediction service reads)."""
+    rows = seed_versions(con, schema)
+    known = ", ".join(f"{model_version(name)} ({name})" for name, _ in rows)
+    if wanted is None:
+        active = [name for name, is_active in rows if is_active]
+        if len(active) != 1:
+            raise ExportError(f"{schema}.{SEED} marks {len(active)} versions active; pass --version (one of {known})")
+        return active[0]
+    for name, _ in rows:
+        if wanted.strip().lower().lstrip("v") == str(model_version(name)) or wanted.strip() == name:
+            return name
+    raise ExportError(f"--version {wanted!r} is no feature-set version: use one of {known}")
+
+
+def relation(con, schema: str, version: str | None = None) -> tuple[str, str]:
+    """(the examples of one feature-set version as a relation to read, its feature_version id)."""
     found = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, MODEL]
     ).fetchone()[0]
@@ -118,7 +159,8 @@ def relation(con, schema: str) -> str:
     if missing:
         raise ExportError(f"{schema}.{MODEL} has no column {', '.join(missing)} (built by an older version): "
                           f"rebuild it: dbt build --select +{MODEL} --full-refresh")
-    return f"{schema}.{MODEL}"
+    chosen = feature_version(con, schema, version)
+    return f"(select * from {schema}.{MODEL} where feature_version = '{chosen}') as examples", chosen
 
 
 def example_columns(con, table: str) -> list[str]:
@@ -164,7 +206,7 @@ def counts(con, table: str, args: argparse.Namespace) -> dict:
     if total == 0:
         games = final_games(con, start, end)
         if games:
-            raise ExportError(f"window {start} to {end}: {games} final games in the schedule but no row in {table}; "
+            raise ExportError(f"window {start} to {end}: {games} final games in the schedule but no row of this version in {MODEL}; "
                               f"build it first: dbt build --select {MODEL} --vars "
                               f"'{{start_date: {start}, end_date: {end}}}'")
         raise ExportError(f"window {start} to {end} holds no final game: no training example to export")
@@ -181,14 +223,14 @@ def counts(con, table: str, args: argparse.Namespace) -> dict:
 
 
 def feature_definition(con, table: str, start: str, end: str) -> tuple[str, list[str]]:
-    """(feature_version, feature_names) of the kept rows: one version per export."""
+    """(feature_version, feature_names) of the kept rows (the relation holds one version)."""
     rows = con.execute(f"""
         select distinct feature_version, array_to_string(feature_names, '|')
         from {table} where game_date between ? and ? and not early_season_flag and played
     """, [start, end]).fetchall()
     if len(rows) != 1:
-        raise ExportError(f"window {start} to {end} mixes feature versions {sorted(r[0] for r in rows)}: "
-                          "export one version at a time (narrow the window)")
+        raise ExportError(f"window {start} to {end} holds {len(rows)} feature lists for one version: "
+                          f"{sorted(r[0] for r in rows)}; rebuild {MODEL} for the window")
     return rows[0][0], rows[0][1].split("|")
 
 
@@ -257,10 +299,16 @@ def read_examples(con, table: str, args: argparse.Namespace, names: list[str], s
         yield with_feature_columns(pa.Table.from_batches(pending).combine_chunks(), names, split)
 
 
+def versions(db: str, schema: str = SCHEMA) -> list[str]:
+    """Every feature-set version of the feature_versions seed, by model version."""
+    with connect(db) as con:
+        return [name for name, _ in seed_versions(con, schema)]
+
+
 def load(args: argparse.Namespace) -> tuple[pa.Table, dict]:
     """(kept examples as one Arrow table, export facts) of the window: used by the evaluation."""
     with connect(args.db) as con:
-        table = relation(con, args.schema)
+        table, _ = relation(con, args.schema, args.version)
         facts = prepare(con, table, args)
         parts = list(read_examples(con, table, args, facts["feature_names"], facts["split"]))
     return pa.concat_tables(parts), facts
@@ -360,7 +408,7 @@ def export(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     manifest = {}
     with connect(args.db) as con:
-        table = relation(con, args.schema)
+        table, _ = relation(con, args.schema, args.version)
         facts = prepare(con, table, args)
 
         def write_manifest(path: Path) -> None:
@@ -369,7 +417,7 @@ def export(args: argparse.Namespace) -> dict:
             manifest.update({
                 "model": MODEL,
                 "database": str(args.db),
-                "relation": table,
+                "relation": f"{args.schema}.{MODEL}",
                 "window": {"start": args.start, "end": args.end},
                 "filters": {"min_quality": args.min_quality,
                             "training_ready_only": bool(args.training_ready_only),

@@ -201,3 +201,17 @@ def test_one_default_caps_at_69_five_at_49():
 def test_data_source_ignores_the_market_features():
     assert v2.data_source(labels(["phase4"] * 30 + ["phase3"] * 3, "missing")).tolist() == ["phase4"]
     assert v2.data_source(labels(["phase4"] * 16 + ["phase3"] * 17)).tolist() == ["phase3"]
+
+
+def test_each_model_version_has_one_feature_set_named_after_it_and_the_latest_is_active():
+    """The model's `versions:` in YAML (the source of truth) against the seed's ids, which start with
+    `v<model version>_` (`make training-set VERSION=n` finds a version by it), and its active row."""
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "models/predictions/_predictions__models.yml").read_text())
+    store = next(model for model in spec["models"] if model["name"] == "ml_feature_store_v2")
+    versions = sorted(int(entry["v"]) for entry in store["versions"])
+    rows = seed_rows()
+    assert sorted(int(name.split("_")[0].removeprefix("v")) for name in rows) == versions
+    active = [name for name, row in rows.items() if row["active"].lower() == "true"]
+    assert active == [f"v{store['latest_version']}_" + active[0].split("_", 1)[1]]
