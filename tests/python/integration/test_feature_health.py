@@ -18,6 +18,7 @@ from dbt_harness import PREDICTIONS, REPO, DbtProject, build_models, output_of
 STORE = f"{PREDICTIONS}.ml_feature_store_v2"
 HEALTH = f"{PREDICTIONS}.feature_health"
 COVERAGE = f"{PREDICTIONS}.slate_coverage"
+V1 = "v1_baseline_25"  # the version these tests judge (version 2's features 0-24 share its verdicts)
 CONSTANT_DATE = "2021-11-30"
 WEEK = ("2021-11-22", "2021-11-28")
 
@@ -33,7 +34,7 @@ def built(tmp_path_factory, full_build):
 def health(project) -> pd.DataFrame:
     columns = ["game_date", "feature_name", "status", "cause", "psi", "default_share", "reference_default_share",
                "default_share_change", "p10_value", "p50_value", "p90_value", "players", "psi_bins"]
-    rows = project.query(f"select {', '.join(columns)} from {HEALTH} order by game_date, feature_name")
+    rows = project.query(f"select {', '.join(columns)} from {HEALTH} where feature_version = ? order by game_date, feature_name", [V1])
     frame = pd.DataFrame(rows, columns=columns)
     frame["game_date"] = pd.to_datetime(frame["game_date"])
     return frame
@@ -255,7 +256,9 @@ def test_the_report_holds_every_plot_and_the_alerts_offline(built, tmp_path):
     assert "warn 0.1" in page and "alert 0.25" in page
     assert "<td>2021-11-30</td><td>pct_free_throw</td><td>constant_feature" in page
     assert "<td>2021-11-22</td><td>fatigue_score</td><td>default_share_jump" in page
-    alerts = project.query(f"select count(*) from {HEALTH} where status = 'alert' and game_date between '2021-11-01' and '2021-12-01'")[0][0]
+    alerts = project.query(f"select count(*) from {HEALTH} where status = 'alert' and feature_version = ? "
+                           "and game_date between '2021-11-01' and '2021-12-01'", [V1])[0][0]
+    assert f"feature set {V1}" in page  # the page names the version it shows (the served one by default)
     assert page.count("<tr><td>20") == alerts
 
 
@@ -267,7 +270,7 @@ def test_slate_coverage_counts_by_hand(built):
         f"select quality_tier, is_training_ready, feature_sources from {STORE} where game_date = ?", [day])
     got = project.query(
         f"select slate_players, rows_written, gold_rows, silver_rows, training_ready_rows, default_rows, phase3_or_default_rows,"
-        f" gold_silver_share from {COVERAGE} where game_date = ?", [day])[0]
+        f" gold_silver_share from {COVERAGE} where game_date = ? and feature_version = ?", [day, V1])[0]
     gold = sum(r[0] == "gold" for r in store)
     silver = sum(r[0] == "silver" for r in store)
     fallback = [("default" in r[2]) or r[2].count("phase3") > 3 for r in store]
@@ -285,9 +288,12 @@ def test_exposures_build_exactly_what_each_consumer_reads(project):
     # each exposure pins one version of the store, through its contracted public view (docs/feature_versions.md)
     v1_and_upstream, v2_and_upstream = dbt_ls(project, "+ml_feature_store_v2.v1"), dbt_ls(project, "+ml_feature_store_v2.v2")
     assert "player_daily_cache" in v1_and_upstream and "feature_health" not in v2_and_upstream
-    assert dbt_ls(project, "+exposure:prediction_service") == v1_and_upstream | {
-        "ml_feature_store_v2_public.v1", "feature_health", "slate_coverage"}
-    assert dbt_ls(project, "+exposure:training_job") == v2_and_upstream | {"ml_feature_store_v2_public.v2", "feature_health"}
+    # the gates the prediction service waits for (feature_health, slate_coverage) judge every version,
+    # so they read version 2 (and version 1 through it) as well
+    judged = {"int_ml_feature_store_v2__versions", "feature_health"}
+    assert dbt_ls(project, "+exposure:prediction_service") == v1_and_upstream | v2_and_upstream | judged | {
+        "ml_feature_store_v2_public.v1", "slate_coverage"}
+    assert dbt_ls(project, "+exposure:training_job") == v2_and_upstream | judged | {"ml_feature_store_v2_public.v2"}
 
 
 def test_the_readiness_gate_stops_the_daily_run_naming_the_date_and_share(project):
@@ -311,6 +317,6 @@ def test_the_readiness_gate_stops_the_daily_run_naming_the_date_and_share(projec
     # 9 defaults (points 0-3, zones 18-20, team 22-23), 4 phase3 (4, 15-17), 6 phase4 (composite,
     # opponent), 6 calculated: (360 + 300 + 600 + 600) / 25 = 74.4 -> bronze
     assert callups == [("bronze",)]
-    expected = f"readiness gate failed: on {day} only {100 * good / slate:.1f}% of the slate is gold or silver ({good} of {slate} players)"
+    expected = f"readiness gate failed: on {day} ({V1}) only {100 * good / slate:.1f}% of the slate is gold or silver ({good} of {slate} players)"
     assert expected in output_of(result)
     assert "the gate needs 60%" in output_of(result)

@@ -505,11 +505,15 @@ TINY_TEST = [(20, 18, 21.5, 25),  # fit 23: line 3.5, last-10 5, season 7, fit 2
 
 
 def tiny_database(path: Path) -> Path:
+    """Examples of two feature-set versions on the same rows: v1_tiny (last-10, season) and v2_tiny,
+    which adds the actual points as a third feature (its fit is exact)."""
     rows = [(f"p{i}", TINY_DATES[d], l10, s, None, 2 * l10 - s + 1) for i, (d, l10, s) in enumerate(TINY_TRAIN)]
     rows.append(("v0", TINY_DATES[3], 10.0, 10.0, None, 10))
     rows += [(f"t{i}", TINY_DATES[4], l10, s, line, actual) for i, (l10, s, line, actual) in enumerate(TINY_TEST)]
     with duckdb.connect(str(path)) as con:
         con.execute("create schema dev_nba_predictions")
+        con.execute("create table dev_nba_predictions.feature_versions (feature_version varchar, active boolean)")
+        con.execute("insert into dev_nba_predictions.feature_versions values ('v1_tiny', true), ('v2_tiny', false)")
         con.execute("""create table dev_nba_predictions.ml_training_examples (
             player_lookup varchar, game_date date, game_id varchar, season_year integer, features double[], feature_names varchar[],
             feature_count integer, feature_version varchar, feature_quality_score double, quality_tier varchar,
@@ -517,11 +521,15 @@ def tiny_database(path: Path) -> Path:
             current_points_line double, over_line boolean, push boolean, feature_sources varchar[],
             default_feature_count integer, is_training_ready boolean)""")
         for player, day, l10, s, line, actual in rows:
+            outcome = [actual, line, None if line is None else actual > line, None if line is None else actual == line]
             con.execute("insert into dev_nba_predictions.ml_training_examples values "
-                        "(?, ?, 'G' || ?, 2021, [?, ?], ['points_avg_last_10', 'points_avg_season'], 2, 'tiny', 100, 'gold', "
+                        "(?, ?, 'G' || ?, 2021, [?, ?], ['points_avg_last_10', 'points_avg_season'], 2, 'v1_tiny', 100, 'gold', "
                         "'phase4', false, true, ?, ?, ?, ?, ['phase4', 'phase4'], 0, true)",
-                        [player, day, day, l10, s, actual, line, None if line is None else actual > line,
-                         None if line is None else actual == line])
+                        [player, day, day, l10, s, *outcome])
+            con.execute("insert into dev_nba_predictions.ml_training_examples values "
+                        "(?, ?, 'G' || ?, 2021, [?, ?, ?], ['points_avg_last_10', 'points_avg_season', 'tomorrow'], 3, "
+                        "'v2_tiny', 100, 'gold', 'phase4', false, true, ?, ?, ?, ?, ['phase4', 'phase4', 'phase4'], 0, true)",
+                        [player, day, day, l10, s, actual, *outcome])
     return path
 
 
@@ -620,3 +628,55 @@ def test_daily_on_a_locked_database_is_a_message(built, locked_db):
     assert result.returncode == 1
     assert f"Daily run stopped, nothing was built: database {db} is locked: process {pid} holds it" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_evaluation_compares_the_feature_versions_on_the_same_rows(tmp_path):
+    db = tiny_database(tmp_path / "tiny.duckdb")
+    out = tmp_path / "tiny.html"
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "evaluate.py"), "--db", str(db),
+                             "--start", TINY_DATES[0], "--end", TINY_DATES[-1], "--out", str(out)],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.with_suffix(".json").read_text())
+    assert figures["feature_version"] == "v1_tiny"  # the tables read the active version
+    compared = figures["version_comparison"]
+    assert compared["rows"] == len(TINY_TRAIN) + 1 + len(TINY_TEST)
+    v1, v2 = compared["versions"]["v1_tiny"], compared["versions"]["v2_tiny"]
+    assert v1["test_rows"] == v2["test_rows"] == len(TINY_TEST)
+    # hand-computed: v1's fit is 2 * last-10 - season + 1, off by 2, 1, 14 and 7 on the test rows
+    assert v1["mae_fit_test"] == pytest.approx(6.0)
+    # v2 adds the actual points as a feature: on the train rows it equals v1's fit (collinear), so the
+    # least-squares solution is the minimum-norm one, derived here from the normal equations
+    train = [(l10, s, 2 * l10 - s + 1) for _, l10, s in TINY_TRAIN]  # v0 (D4) is the validation split
+    x = np.array([[1.0, l10, s, actual] for l10, s, actual in train])
+    y = np.array([actual for _, _, actual in train], dtype=float)
+    coefficients = np.linalg.pinv(x.T @ x) @ (x.T @ y)
+    predicted = [coefficients @ [1.0, l10, s, actual] for l10, s, _, actual in TINY_TEST]
+    expected = float(np.mean([abs(p - actual) for p, (_, _, _, actual) in zip(predicted, TINY_TEST)]))
+    assert v2["mae_fit_test"] == pytest.approx(expected, rel=1e-6)
+    assert v2["mae_fit_test"] < v1["mae_fit_test"]
+    assert "v2_tiny" in result.stdout and f"{expected - 6.0:+.3f}" in result.stdout
+    # a version that does not exist is named with the ones that do
+    bad = subprocess.run([sys.executable, str(REPO / "scripts" / "training_set.py"), "--db", str(db),
+                          "--start", TINY_DATES[0], "--end", TINY_DATES[-1], "--version", "3",
+                          "--out", str(tmp_path / "x.parquet")], capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2
+    assert "--version '3' is no feature-set version: use one of 1 (v1_tiny), 2 (v2_tiny)" in bad.stderr
+
+
+def test_training_set_version_2_exports_37_features_of_the_same_examples(built, exported, tmp_path):
+    project, _, manifest_v1, _ = exported
+    out = tmp_path / "v2.parquet"
+    result = make(project, "training-set", START=START, END=END, OUT=out, VERSION=2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    manifest = json.loads((tmp_path / "v2.manifest.json").read_text())
+    with open(REPO / "seeds" / "feature_versions.csv") as handle:
+        names = next(r for r in csv.DictReader(handle) if r["feature_version"] == "v2_37features")["feature_names"].split("|")
+    assert manifest["feature_version"] == "v2_37features" and manifest["feature_names"] == names
+    table = pq.read_table(out)
+    assert set(table.column("feature_version").to_pylist()) == {"v2_37features"}
+    assert all(name in table.column_names for name in names)
+    # the same examples as version 1 (no quality filter): version 2 holds version 1's rows
+    assert manifest["row_counts"]["exported"] == manifest_v1["row_counts"]["exported"]
+    v1_keys = set(zip(*pq.read_table(exported[1], columns=["player_lookup", "game_date"]).to_pydict().values()))
+    assert set(zip(*table.select(["player_lookup", "game_date"]).to_pydict().values())) == v1_keys
