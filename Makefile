@@ -148,7 +148,7 @@ endif
 	DBT_DUCKDB_PATH=$(or $(BROWSER_DB),target/browser.duckdb) $(DBT) docs generate --static --quiet
 	$(BIN)/python scripts/browser_check.py \
 	    --page target/feature_health.html --plots 4 --text "Feature health of ml_feature_store_v2" \
-	    --page target/evaluation.html --plots 6 --text "same rows" \
+	    --page target/evaluation.html --plots 7 --text "same rows" \
 	    --page 'target/static_index.html#!/exposure/exposure.nba_precompute.prediction_service' --plots 0 --text prediction_service \
 	    --page 'target/static_index.html#!/overview' --plots 0 --text 'The flow, from sources to predictions'
 

@@ -121,7 +121,7 @@ def compare_versions(args) -> dict:
     frames = {}
     for name in training_set.versions(args.db, args.schema):
         table, facts = training_set.load(argparse.Namespace(**{**vars(args), "version": name}))
-        frames[name] = (table.to_pandas(), facts["feature_names"])
+        frames[name] = (table.to_pandas(), facts["feature_columns"])
     keys = None
     for frame, _ in frames.values():
         these = frame[["player_lookup", "game_date"]]
@@ -146,7 +146,7 @@ def compare_versions(args) -> dict:
 def evaluate(args) -> dict:
     started = time.perf_counter()
     table, facts = training_set.load(args)
-    names = facts["feature_names"]
+    names = facts["feature_columns"]
     frame = table.to_pandas()
     frame["current_points_line"] = frame["current_points_line"].astype("float64")
     train, test = frame[frame["split"] == "train"], frame[frame["split"] == "test"].copy()

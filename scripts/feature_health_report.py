@@ -52,11 +52,12 @@ def iso(text: str) -> str:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date as YYYY-MM-DD") from None
 
 
-def check_models(con, db: str, schema: str, version: str) -> None:
-    """UserError naming the models the page reads that the database does not hold, and the build."""
+def check_models(con, db: str, schema: str, version: str | None = None) -> None:
+    """UserError naming the models the page reads that the database does not hold, and the build
+    (with a version: that version's store view too)."""
     present = {row[0] for row in con.execute(
         "select table_name from information_schema.tables where table_schema = ?", [schema]).fetchall()}
-    wanted = MODELS + (STORE_VIEW.format(training_set.model_version(version)),)
+    wanted = MODELS + ((STORE_VIEW.format(training_set.model_version(version)),) if version else ())
     missing = [name for name in wanted if name not in present]
     if missing:
         raise UserError(f"{db} has no {', '.join(f'{schema}.{name}' for name in missing)}: build "
@@ -234,6 +235,7 @@ def main(argv=None) -> int:
     try:
         out = validate_output(args.out, ".html", args.db)
         with open_database(args.db) as con:
+            check_models(con, args.db, args.schema)
             version = training_set.feature_version(con, args.schema, args.version)
             check_models(con, args.db, args.schema, version)
             data = load(con, args.schema, args.start, args.end, version)

@@ -12,7 +12,9 @@ a points model, each counted under the first reason that applies:
   below_min_quality   feature_quality_score below --min-quality (only when given);
   not_training_ready  is_training_ready is not TRUE (only with --training-ready-only, READY_ONLY=1);
 and writes one row per example: every column of the model but its write bookkeeping, the feature
-vector as `features` plus one column per feature (named from the stored `feature_names`), and a
+vector as `features` plus one column per feature (named from the stored `feature_names`;
+`feature_<name>` where an example column has the name already, listed in the manifest's
+`feature_columns`), and a
 `split` column (train / validation / test by date: the earliest 70 % of the dates, the next 15 %,
 the last 15 %; no date is in two splits). The manifest `<out>.manifest.json` holds the row counts,
 feature names and version, window, filters, split, code version of the models and the sha256 of
@@ -268,10 +270,16 @@ def split_of(game_dates: pa.Array, split: dict) -> pa.Array:
     return result
 
 
-def with_feature_columns(table: pa.Table, names: list[str], split: dict) -> pa.Table:
+def feature_columns(names: list[str], columns: list[str]) -> list[str]:
+    """The column of each feature in the file: its name, or `feature_<name>` where an example column
+    has that name already (version 2's has_prop_line feature beside the examples' has_prop_line)."""
+    return [f"feature_{name}" if name in columns else name for name in names]
+
+
+def with_feature_columns(table: pa.Table, columns: list[str], split: dict) -> pa.Table:
     table = table.append_column("split", split_of(table["game_date"].combine_chunks(), split))
     features = table["features"]
-    for index, name in enumerate(names):
+    for index, name in enumerate(columns):
         table = table.append_column(name, pc.list_element(features, index))
     return table
 
@@ -310,7 +318,7 @@ def load(args: argparse.Namespace) -> tuple[pa.Table, dict]:
     with connect(args.db) as con:
         table, _ = relation(con, args.schema, args.version)
         facts = prepare(con, table, args)
-        parts = list(read_examples(con, table, args, facts["feature_names"], facts["split"]))
+        parts = list(read_examples(con, table, args, facts["feature_columns"], facts["split"]))
     return pa.concat_tables(parts), facts
 
 
@@ -318,7 +326,8 @@ def prepare(con, table: str, args: argparse.Namespace) -> dict:
     row_counts = counts(con, table, args)
     version, names = feature_definition(con, table, args.start, args.end)
     dates = kept_dates(con, table, args)
-    return {"row_counts": row_counts, "feature_version": version, "feature_names": names,
+    columns = feature_columns(names, example_columns(con, table) + ["split"])
+    return {"row_counts": row_counts, "feature_version": version, "feature_names": names, "feature_columns": columns,
             "dates": dates, "split": time_split(dates)}
 
 
@@ -389,7 +398,7 @@ def write_parquet(con, table: str, args: argparse.Namespace, facts: dict, path: 
     total = facts["row_counts"]["exported"]
     written, writer = 0, None
     try:
-        for part in read_examples(con, table, args, facts["feature_names"], facts["split"]):
+        for part in read_examples(con, table, args, facts["feature_columns"], facts["split"]):
             writer = writer or pq.ParquetWriter(path, part.schema, compression="zstd")
             writer.write_table(part)
             written += part.num_rows
@@ -425,6 +434,7 @@ def export(args: argparse.Namespace) -> dict:
                 "row_counts": facts["row_counts"],
                 "feature_version": facts["feature_version"],
                 "feature_names": facts["feature_names"],
+                "feature_columns": facts["feature_columns"],
                 "provenance": written["provenance"],
                 "split": {name: {"dates": bounds, "rows": written["split"].get(name, 0)}
                           for name, bounds in facts["split"].items()},

@@ -614,7 +614,12 @@ def model(dbt, session):
     )
     min_quality = training_ready_min_quality(dbt)
     inputs = to_pandas(dbt.ref("int_ml_feature_store_v2__inputs"))
-    seed = to_pandas(dbt.ref("feature_versions"))
+    try:
+        seed = to_pandas(dbt.ref("feature_versions"))
+    except Exception as error:  # noqa: BLE001 - the engine's own error type (DuckDB, Spark, BigQuery)
+        raise ValueError("ml_feature_store_v2 v2 reads its feature names from the feature_versions seed, which this "
+                         f"database does not hold ({type(error).__name__}): run dbt seed first (dbt run loads no "
+                         "seed; dbt build --select +ml_feature_store_v2 does)") from error
     base = inputs.iloc[0:0]
     if len(inputs):
         dates = pd.to_datetime(inputs["game_date"])

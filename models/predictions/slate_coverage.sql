@@ -39,8 +39,11 @@ store_rows as (
 -- Every version the store holds (from all its rows: a version with no row in the window still gets
 -- its coverage rows, with rows_written 0).
 versions as (
-    select distinct feature_version
-    from {{ ref('int_ml_feature_store_v2__versions') }}
+    select
+        stored.feature_version,
+        coalesce(released.active, false) as is_served_version
+    from (select distinct feature_version from {{ ref('int_ml_feature_store_v2__versions') }}) as stored
+    left join {{ ref('feature_versions') }} as released on stored.feature_version = released.feature_version
 ),
 
 written as (
@@ -67,6 +70,7 @@ final as (
     select
         slate.game_date,
         versions.feature_version,
+        versions.is_served_version,
         slate.early_season_flag,
         slate.slate_players,
         coalesce(written.rows_written, 0) as rows_written,

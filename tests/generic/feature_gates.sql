@@ -23,8 +23,8 @@ where status = 'alert'
 {#-
   The readiness gate: fails with every date of the run window (past the early season) whose share
   of the slate at gold or silver is below `min_share`, in the version the prediction service reads
-  (the `active` row of the feature_versions seed: the model's latest version); the other versions'
-  coverage is reported in the model, not gated. The on-run-end hook names the date and share.
+  (is_served_version: the `active` row of the feature_versions seed, the model's latest version); the
+  other versions' coverage is reported in the model, not gated. The on-run-end hook names the date and share.
 -#}
 select
     game_date,
@@ -34,7 +34,5 @@ select
     gold_silver_share,
     {{ min_share }} as min_share
 from {{ model }}
-where
-    not early_season_flag and coalesce(gold_silver_share, 0) < {{ min_share }}
-    and feature_version in (select feature_version from {{ ref('feature_versions') }} where active)
+where is_served_version and not early_season_flag and coalesce(gold_silver_share, 0) < {{ min_share }}
 {% endtest %}

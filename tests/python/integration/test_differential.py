@@ -57,7 +57,8 @@ SOURCES = {  # table -> the columns that identify a row (the rest are values a c
 }
 SCHEDULE = "nba_raw.nbac_schedule"
 SOURCE_BOOKKEEPING = ("data_hash", "processed_at", "created_at")
-SCENARIOS = ["game_result", "values", "dnp_and_back", "slate", "late_game", "duplicate", "schedule"]
+PROPS = "nba_raw.odds_api_player_points_props"
+SCENARIOS = ["game_result", "values", "dnp_and_back", "slate", "late_game", "duplicate", "schedule", "prop_line"]
 
 
 def bookkeeping_patterns() -> list[str]:
@@ -291,7 +292,19 @@ def apply_schedule(con, rng: random.Random, seed: int) -> None:
     correct(con, SCHEDULE, f"game_id = '{rng.choice(games)}'", "game_status = 1")
 
 
-APPLY = {"values": apply_values, "game_result": apply_game_result, "slate": apply_slate,
+def apply_prop_line(con, rng: random.Random, seed: int) -> None:
+    """A book moves one player's line on a window date: every snapshot of his game before tip-off is
+    re-delivered 1.5 points higher (version 2's market features read it; version 1 reads no snapshot)."""
+    player, game = rng.choice(con.execute(
+        f"select distinct props.player_lookup, props.game_id from {PROPS} as props"
+        " inner join nba_analytics.upcoming_player_game_context as slate using (player_lookup, game_id)"
+        f" where props.minutes_before_tipoff >= 0 and props.game_date between date '{WINDOW[0]}' and date '{WINDOW[1]}'"
+        " order by 1, 2").fetchall())
+    correct(con, PROPS, "player_lookup = ? and game_id = ? and minutes_before_tipoff >= 0",
+            "points_line = points_line + 1.5", [player, game])
+
+
+APPLY = {"prop_line": apply_prop_line, "values": apply_values, "game_result": apply_game_result, "slate": apply_slate,
          "late_game": apply_late_game, "duplicate": apply_duplicate, "schedule": apply_schedule}
 
 
@@ -360,6 +373,8 @@ def test_incremental_rerun_after_a_correction_equals_a_full_refresh(name, seed, 
     written = rerun_writes_exactly_the_changed_rows(project, base_rows, name, seed, "correction")
     if name in ("values", "game_result", "late_game", "slate"):
         assert sum(written.values()) > 0, f"{name}: the correction changed no output row"
+    if name == "prop_line":  # one player's row of version 2 moves; version 1 reads no snapshot
+        assert written["ml_feature_store_v2_v2"] == 1 and written["ml_feature_store_v2"] == 0, written
 
 
 KIND_OF_TYPE = {"VARCHAR": "string", "BIGINT": "int", "INTEGER": "int", "BOOLEAN": "bool", "DOUBLE": "float",

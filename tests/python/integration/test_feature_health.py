@@ -150,7 +150,7 @@ def test_a_feature_forced_to_a_constant_is_an_alert_naming_the_cause(built):
     before = baseline.set_index(["game_date", "feature_name"]).loc[others.set_index(["game_date", "feature_name"]).index]
     assert others["status"].tolist() == before["status"].tolist()
     log = output_of(result)
-    assert f"feature health alert (warns): {CONSTANT_DATE} pct_free_throw: constant_feature" in log
+    assert f"feature health alert (warns): {CONSTANT_DATE} pct_free_throw ({V1}): constant_feature" in log
 
 
 def schedule_disagreements(project, day) -> tuple[int, int]:

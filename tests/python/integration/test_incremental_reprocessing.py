@@ -29,8 +29,10 @@ D = "2021-11-30"  # the last date with box scores in the demo slice; 2021-12-01 
 D_DATE = dt.date(2021, 11, 30)
 RANGE_VARS = "{start_date: 2021-11-28, end_date: 2021-11-30}"
 RANGE_DATES = [dt.date(2021, 11, 28), dt.date(2021, 11, 29), dt.date(2021, 11, 30)]
-PLAYER_TABLES = ["player_shot_zone_analysis", "player_daily_cache", "player_composite_factors", "ml_feature_store_v2"]
-SLATE_TABLES = ["player_daily_cache", "player_composite_factors", "ml_feature_store_v2"]
+# version 2 of the store holds version 1's rows (its spine), so it changes wherever version 1 does
+PLAYER_TABLES = ["player_shot_zone_analysis", "player_daily_cache", "player_composite_factors", "ml_feature_store_v2",
+                 "ml_feature_store_v2_v2"]
+SLATE_TABLES = ["player_daily_cache", "player_composite_factors", "ml_feature_store_v2", "ml_feature_store_v2_v2"]
 PGS = "nba_analytics.player_game_summary"
 UPCOMING = "nba_analytics.upcoming_player_game_context"
 
@@ -189,6 +191,7 @@ def test_one_changed_box_score_rewrites_only_that_players_rows(built_d):
         "player_daily_cache": his_row,
         "player_composite_factors": his_row,  # its source_player_shot_hash tracks his shot-zone row
         "ml_feature_store_v2": his_row,
+        "ml_feature_store_v2_v2": his_row,  # features 0-24 are version 1's; his history (31-36) changed too
     }
     assert written == {name: len(keys) for name, keys in changed.items()}
     for name, keys in changed.items():
@@ -394,6 +397,7 @@ def first_qualifying_dates(project: DbtProject) -> dict:
         "player_daily_cache": pdc,
         "player_composite_factors": slate,
         "ml_feature_store_v2": slate,
+        "ml_feature_store_v2_v2": slate,
     }
 
 

@@ -310,11 +310,12 @@ def test_evaluate_prints_a_table_and_writes_a_self_contained_page(evaluated):
     for tier in result["test"]["quality_tier"]:
         assert f"quality_tier  {tier}" in run.stdout
     html = page.read_text()
-    # MAE by tier and by source (line rows), per season, all rows, hit rates, calibration
-    assert html.count("Plotly.newPlot") == 6
+    # MAE by tier and by source (line rows), per season, all rows, hit rates, calibration, versions
+    assert html.count("Plotly.newPlot") == 7
+    assert "Feature-set versions on the same" in html and "v2_37features" in html
     scripts = ScriptTags()
     scripts.feed(html)
-    assert scripts.count >= 7 and scripts.external == []  # the plotly bundle is embedded, nothing fetched
+    assert scripts.count >= 8 and scripts.external == []  # the plotly bundle is embedded, nothing fetched
     # readable text: no Python dict or list in the page's text
     assert "{'" not in html.split("<script")[0] and "['" not in html.split("<script")[0]
     assert len(html) > 1_000_000
@@ -675,7 +676,9 @@ def test_training_set_version_2_exports_37_features_of_the_same_examples(built, 
     assert manifest["feature_version"] == "v2_37features" and manifest["feature_names"] == names
     table = pq.read_table(out)
     assert set(table.column("feature_version").to_pylist()) == {"v2_37features"}
-    assert all(name in table.column_names for name in names)
+    # one column per feature; version 2's has_prop_line feature beside the examples' has_prop_line column
+    assert manifest["feature_columns"] == [f"feature_{n}" if n == "has_prop_line" else n for n in names]
+    assert all(column in table.column_names for column in manifest["feature_columns"])
     # the same examples as version 1 (no quality filter): version 2 holds version 1's rows
     assert manifest["row_counts"]["exported"] == manifest_v1["row_counts"]["exported"]
     v1_keys = set(zip(*pq.read_table(exported[1], columns=["player_lookup", "game_date"]).to_pydict().values()))
