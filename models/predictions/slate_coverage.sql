@@ -40,10 +40,10 @@ store_rows as (
 -- its coverage rows, with rows_written 0).
 versions as (
     select
-        stored.feature_version,
+        store_version.feature_version,
         coalesce(released.active, false) as is_served_version
-    from (select distinct feature_version from {{ ref('int_ml_feature_store_v2__versions') }}) as stored
-    left join {{ ref('feature_versions') }} as released on stored.feature_version = released.feature_version
+    from (select distinct feature_version from {{ ref('int_ml_feature_store_v2__versions') }}) as store_version
+    left join {{ ref('feature_versions') }} as released on store_version.feature_version = released.feature_version
 ),
 
 written as (
