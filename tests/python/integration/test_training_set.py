@@ -599,7 +599,7 @@ def test_report_on_a_missing_file_or_a_database_without_the_models_is_a_message(
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
     cases = [(tmp_path / "missing.duckdb", "missing.duckdb does not exist"),
-             (empty, "build them first: dbt build --select +slate_coverage +feature_health +ml_feature_store_v2"),
+             (empty, "build them first: dbt build --select +slate_coverage +feature_health"),
              (tmp_path, "is a directory, not a DuckDB file")]
     for db, message in cases:
         result = subprocess.run([sys.executable, str(REPO / "scripts" / "feature_health_report.py"), "--db", str(db),
