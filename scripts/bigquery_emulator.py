@@ -438,7 +438,13 @@ def dbt_step(report: Report, work_dir: Path, env_for, name: str, args: list[str]
 # Python models: dbt-bigquery's materialization with the Dataproc submission run on local Spark
 # --------------------------------------------------------------------------------------------
 
-PYTHON_MODELS = ("player_composite_factors", "ml_feature_store_v2")
+def python_models(target_dir: Path) -> dict[str, str]:
+    """{name[.v<n>] as run_results names it: relation} of every Python model (each version its own)."""
+    nodes = read_manifest(target_dir)["nodes"]
+    return {".".join(uid.split(".")[2:]): node.get("alias") or node["name"] for uid, node in nodes.items()
+            if node["resource_type"] == "model" and node.get("language") == "python"}
+
+
 # Not run on the emulator, with the reason (each one probed on crucible 0.1.0a2; bigquery_check parses them):
 EMULATOR_QUIRKS = {
     # crucible types a column computed from `unnest(...) with offset` as STRING in CREATE TABLE AS
@@ -484,13 +490,16 @@ def python_models_on_spark(report: Report, work_dir: Path, env_for, emulator_pro
     counts, models, bad = summarize_run(target_dir)
     bad = [line for line in bad if not line.startswith("exposure.")]  # exposures are no-ops in a build
     summary = "; ".join(f"{kind}: " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for kind, c in sorted(counts.items()))
-    ran = {line.split(" (")[0].split(".")[0] for line in models}  # a versioned model ran when any version did
-    report.verdict(bool(code == 0 and not bad and set(PYTHON_MODELS) <= ran and counts.get("test")),
-                   f"dbt build --select player_composite_factors+ on the emulator: {summary}", bad)
+    python = python_models(target_dir)
+    ran = {line.split(" (")[0] for line in models if "(success" in line}
+    report.verdict(bool(code == 0 and not bad and set(python) <= ran and counts.get("test")),
+                   f"dbt build --select player_composite_factors+ on the emulator: {summary}; Python models"
+                   f" (every version) on Spark: {', '.join(sorted(python))}",
+                   bad or [f"did not run: {name}" for name in sorted(set(python) - ran)])
     print(f"         models that ran ({len(models)}): " + ", ".join(models))
     tests = json.loads((target_dir / "run_results.json").read_text())["results"]
     python_tests = sorted(r["unique_id"].split(".")[2] for r in tests if r["unique_id"].startswith("test.")
-                          and any(m in r["unique_id"] for m in PYTHON_MODELS) and r["status"] == "pass")
+                          and any(m.split(".")[0] in r["unique_id"] for m in python) and r["status"] == "pass")
     report.verdict(len(python_tests) >= 4, f"the Python models' data tests pass in BigQuery SQL: {', '.join(python_tests)}")
 
     report.step(f"The command under test: dbt build --select ml_feature_store_v2 --vars '{vars_}' (incremental)")
@@ -500,8 +509,10 @@ def python_models_on_spark(report: Report, work_dir: Path, env_for, emulator_pro
     target_dir = Path(env_for(name)["DBT_TARGET_PATH"])
     counts, models, bad = summarize_run(target_dir) if (target_dir / "run_results.json").exists() else ({}, [], ["no run_results.json"])
     written = rows_written(output)
-    report.verdict(code == 0 and not bad and written.get("ml_feature_store_v2") == 0,
-                   f"ml_feature_store_v2 re-run on Spark, MERGEd on the emulator, tests pass; rows written {written}",
+    store = [relation for name, relation in python.items() if name.split(".")[0] == "ml_feature_store_v2"]
+    report.verdict(code == 0 and not bad and len(store) > 1 and all(written.get(r) == 0 for r in store),
+                   f"every version of ml_feature_store_v2 ({', '.join(store)}) re-run on Spark, MERGEd on the"
+                   f" emulator, tests pass; rows written {written}",
                    bad or ([] if code == 0 else output.strip().splitlines()[-15:]))
 
 

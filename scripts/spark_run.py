@@ -1,4 +1,4 @@
-"""Run both Python models on local Spark as dbt-bigquery's Dataproc wrapper runs them, and compare
+"""Run the Python models (every version) on local Spark as dbt-bigquery's Dataproc wrapper runs them, and compare
 every column with the DuckDB run of the same window.
 
     .venv/bin/python scripts/spark_run.py --db data/nba.duckdb --vars '{date: 2021-12-01}' [--work-dir target/spark]
@@ -11,9 +11,9 @@ ran (e.g. `make demo`). Steps:
  2. scripts/spark_compile.py renders, offline for the BigQuery `prod` target, the scripts
     dbt-bigquery submits: first build and incremental run of each Python model.
  3. The tables the models read (`ref`) are written from the DuckDB run to Parquet with their
-    BigQuery column types; scripts/spark_submit.py runs the four scripts in one SparkSession, in
-    dbt's order: player_composite_factors and ml_feature_store_v2 first builds, then their
-    incremental runs, which read `this` (what the first build wrote) through the same loader.
+    BigQuery column types; scripts/spark_submit.py runs the scripts in one SparkSession, in
+    dbt's order: every model's first build (parents first), then their incremental runs,
+    which read `this` (what the first build wrote) through the same loader.
  4. Every written DataFrame is compared with the DuckDB table, row by row (key player_lookup,
     game_date) and column by column; its Spark schema is checked against the DuckDB table's column
     types in BigQuery terms (DATE, NUMERIC scale, ARRAY<FLOAT64>, ARRAY<STRING>, TIMESTAMP, ...).
@@ -38,7 +38,6 @@ from cached_venv import ensure_venv, requirement_lines
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SPARK_REQUIREMENTS = PROJECT_DIR / "requirements-spark.txt"
-PYTHON_MODELS = ("player_composite_factors", "ml_feature_store_v2")
 KEY = ("player_lookup", "game_date")
 # Columns whose value is the moment or the duration of the write, never equal between two runs.
 WRITE_TIME_COLUMNS = {"created_at", "processed_at", "updated_at", "feature_generation_time_ms"}
@@ -96,7 +95,7 @@ def compile_scripts(out: Path, dbt_vars: str) -> dict:
                              "--vars", dbt_vars], cwd=PROJECT_DIR, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError("spark_compile.py failed:\n" + "\n".join((result.stdout + result.stderr).splitlines()[-30:]))
-    return {name: json.loads((out / f"{name}.json").read_text()) for name in PYTHON_MODELS}
+    return json.loads((out / "described.json").read_text())
 
 
 def duckdb_table(connection, identifier: str) -> str:
@@ -120,26 +119,14 @@ def export_inputs(db: Path, described: dict, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     tables = {}
     with duckdb.connect(str(db), read_only=True) as connection:
-        for name, entry in described.items():
-            script = (out.parent / "scripts" / f"{name}.first_build.py").read_text()
-            for ref in entry["refs"]:
-                relation = duckdb_table(connection, ref)
-                prod = _prod_name(script, ref)
-                path = out / f"{ref}.parquet"
+        for entry in described.values():
+            for identifier, prod in entry["refs"]:
+                relation = duckdb_table(connection, identifier)
+                path = out / f"{identifier}.parquet"
                 connection.execute(f"copy (select * from {relation}) to '{path}' (format parquet)")
                 tables[prod] = {"path": str(path),
                                 "columns": [(col, bigquery_type(kind)) for col, kind in columns_of(connection, relation)]}
     return tables
-
-
-def _prod_name(script: str, ref: str) -> str:
-    """The relation dbt's generated ref() maps `ref` to in the compiled script."""
-    import re
-
-    match = re.search(r"refs = (\{.*\})", script)
-    if not match:
-        raise RuntimeError("compiled script has no refs mapping")
-    return json.loads(match.group(1))[ref]
 
 
 def start_spark(python: Path, work: Path) -> subprocess.Popen:
@@ -155,7 +142,7 @@ def start_spark(python: Path, work: Path) -> subprocess.Popen:
 def run_spark(python: Path, work: Path, described: dict, tables: dict, process: subprocess.Popen | None = None) -> dict:
     steps = []
     for run in ("first_build", "incremental"):
-        for name in PYTHON_MODELS:
+        for name in described:
             steps.append({"name": f"{name}.{run}", "script": str(work / "scripts" / f"{name}.{run}.py"),
                           "output": str(work / "out" / f"{name}.{run}"),
                           "stores": described[name]["relation"] if run == "first_build" else None})
@@ -273,8 +260,8 @@ def run(db: Path, dbt_vars: str, work: Path, rerun_db: Path | None = None, descr
     tables = export_inputs(db, described, work / "inputs")
     report["spark"] = spark = run_spark(python, work, described, tables, process)
     report["comparisons"] = comparisons = {}
-    for name in PYTHON_MODELS:
-        window = described[name]["refs"][0]
+    for name in described:
+        window = described[name]["refs"][0][0]
         with duckdb.connect(str(db), read_only=True) as connection:
             expected = [(col, bigquery_type(kind)) for col, kind in columns_of(connection, duckdb_table(connection, name))
                         if col not in described[name].get("added_by_sql", [])]

@@ -1,7 +1,7 @@
-"""The two Python models on Spark, as dbt-bigquery's Dataproc wrapper runs them (scripts/spark_run.py).
+"""The Python models on Spark, as dbt-bigquery's Dataproc wrapper runs them (scripts/spark_run.py).
 
-One Spark job for the whole module (one SparkSession, in the Spark venv): dbt compiles both models for
-the BigQuery `prod` target, and the scripts dbt-bigquery would submit run on local Spark with a
+One Spark job for the whole module (one SparkSession, in the Spark venv): dbt compiles every Python
+model (each version of the feature store: its own relation) for the BigQuery `prod` target, and the scripts dbt-bigquery would submit run on local Spark with a
 loader in place of the BigQuery connector, reading the rows a DuckDB build of the same window read.
 The DuckDB build is the independent engine: every written row is compared with its table, column by
 column, after the first build and after an incremental re-run that changes nothing.
@@ -29,12 +29,14 @@ SEASON_START = dt.date(2021, 10, 19)
 LAST_EARLY_DAY = SEASON_START + dt.timedelta(days=13)
 FIRST_COMPUTED_DAY = LAST_EARLY_DAY + dt.timedelta(days=1)
 VARS = f"{{start_date: {LAST_EARLY_DAY}, end_date: {FIRST_COMPUTED_DAY}}}"
-MODELS = spark_run.PYTHON_MODELS
+# Which relations the derived list must hold at least (it comes from the manifest: a canary that the
+# derivation finds the models, both store versions included).
+AT_LEAST = {"player_composite_factors", "ml_feature_store_v2", "ml_feature_store_v2_v2"}
 
 
 @pytest.fixture(scope="module")
 def spark_report(tmp_path_factory, demo_source_db):
-    """The Spark run of both models on the window, compared with DuckDB's run of the same window."""
+    """The Spark run of every Python model on the window, compared with DuckDB's run of the same window."""
     work = tmp_path_factory.mktemp("spark")
     (work / "duckdb").mkdir()
     project = DbtProject(work / "duckdb", demo_source_db)
@@ -44,7 +46,8 @@ def spark_report(tmp_path_factory, demo_source_db):
         project.dbt("run", "--select", "+ml_feature_store_v2", "--vars", VARS)
         first = work / "first_build.duckdb"
         shutil.copy(project.db, first)
-        project.dbt("run", "--select", *MODELS, "--vars", VARS)  # the incremental re-run
+        project.dbt("run", "--select", "player_composite_factors", "ml_feature_store_v2",
+                    "--vars", VARS)  # the incremental re-run of the Python models (every version)
         return first
 
     # Spark opens its session and warms up while dbt builds on DuckDB and compiles for BigQuery
@@ -62,9 +65,11 @@ def spark_report(tmp_path_factory, demo_source_db):
 
 @pytest.mark.check
 def test_every_script_runs_on_spark_and_writes_where_dbt_bigquery_writes(spark_report):
+    assert AT_LEAST <= set(spark_report["described"]), list(spark_report["described"])
     steps = spark_report["spark"]["steps"]
+    assert len(steps) == 2 * len(spark_report["described"])
     assert {name: step.get("error") for name, step in steps.items()} == {name: None for name in steps}
-    for name in MODELS:
+    for name in spark_report["described"]:
         relation = spark_report["described"][name]["relation"].replace("`", "")
         assert steps[f"{name}.first_build"]["table"] == relation
         # an incremental run writes dbt's temporary table, which dbt then MERGEs into the target
@@ -75,7 +80,7 @@ def test_every_script_runs_on_spark_and_writes_where_dbt_bigquery_writes(spark_r
 
 
 def test_output_goes_through_dbt_bigquerys_conversion_with_pandas_on_spark_available(spark_report):
-    for name in MODELS:
+    for name in spark_report["described"]:
         script = (spark_report["work"] / "scripts" / f"{name}.first_build.py").read_text()
         assert "df = pyspark.pandas.frame.DataFrame(df)" in script and "dbt = dbtObj(spark.read.format(\"bigquery\").load)" in script
         step = spark_report["spark"]["steps"][f"{name}.first_build"]
@@ -83,31 +88,31 @@ def test_output_goes_through_dbt_bigquerys_conversion_with_pandas_on_spark_avail
         assert step["returned"] == "pyspark.sql.dataframe.DataFrame"
 
 
-@pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("run", ["first_build", "incremental"])
-def test_every_row_and_column_equals_the_duckdb_run(spark_report, name, run):
-    comparison = spark_report["comparisons"][f"{name}.{run}"]
-    result = comparison["vs_duckdb"]
-    with duckdb.connect(str(spark_report["first_db"]), read_only=True) as connection:
-        schema = "dev_nba_predictions" if name == "ml_feature_store_v2" else "dev_nba_precompute"
-        duckdb_rows = connection.execute(f"select count(*) from {schema}.{name} where game_date between"
-                                         f" '{LAST_EARLY_DAY}' and '{FIRST_COMPUTED_DAY}'").fetchone()[0]
-    print(f"{name} {run}: {result['rows_equal']} of {result['rows_compared']} rows equal on {result['columns_compared']} columns")
-    assert duckdb_rows > 300
-    assert (result["rows_compared"], result["rows_equal"], result["only_in_duckdb"], result["only_in_spark"]) == (
-        duckdb_rows, duckdb_rows, 0, 0), result
-    # every column but the write moment and the generation timing is compared
-    assert result["columns_compared"] == len(set(comparison["table_columns"]) - spark_run.WRITE_TIME_COLUMNS)
+def test_every_row_and_column_equals_the_duckdb_run(spark_report, run):
+    for name in spark_report["described"]:
+        comparison = spark_report["comparisons"][f"{name}.{run}"]
+        result = comparison["vs_duckdb"]
+        with duckdb.connect(str(spark_report["first_db"]), read_only=True) as connection:
+            duckdb_rows = connection.execute(
+                f"select count(*) from {spark_run.duckdb_table(connection, name)} where game_date between"
+                f" '{LAST_EARLY_DAY}' and '{FIRST_COMPUTED_DAY}'").fetchone()[0]
+        print(f"{name} {run}: {result['rows_equal']} of {result['rows_compared']} rows equal on {result['columns_compared']} columns")
+        assert duckdb_rows > 300, name
+        assert (result["rows_compared"], result["rows_equal"], result["only_in_duckdb"], result["only_in_spark"]) == (
+            duckdb_rows, duckdb_rows, 0, 0), (name, result)
+        # every column but the write moment and the generation timing is compared
+        assert result["columns_compared"] == len(set(comparison["table_columns"]) - spark_run.WRITE_TIME_COLUMNS), name
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_incremental_rerun_reuses_every_stored_row_read_through_the_loader(spark_report, name):
+def test_incremental_rerun_reuses_every_stored_row_read_through_the_loader(spark_report):
     """The stored rows come back through spark.read.format('bigquery') (the loader): every row is
     returned as stored, write stamps included, so dbt's MERGE has nothing to change."""
-    script = (spark_report["work"] / "scripts" / f"{name}.incremental.py").read_text()
-    assert "self.is_incremental = True" in script
-    result = spark_report["comparisons"][f"{name}.incremental"]["vs_first_build"]
-    assert result["rows_compared"] == result["rows_equal"] > 0 and not result["differing_columns"], result
+    for name in spark_report["described"]:
+        script = (spark_report["work"] / "scripts" / f"{name}.incremental.py").read_text()
+        assert "self.is_incremental = True" in script, name
+        result = spark_report["comparisons"][f"{name}.incremental"]["vs_first_build"]
+        assert result["rows_compared"] == result["rows_equal"] > 0 and not result["differing_columns"], (name, result)
 
 
 # Hand-written: the BigQuery types the legacy tables hold (a NUMERIC's scale is what is checked).
@@ -125,9 +130,10 @@ EXPECTED_TYPES = {
         "default_feature_count": "INT64", "is_training_ready": "BOOL",
     },
 }
+EXPECTED_TYPES["ml_feature_store_v2_v2"] = EXPECTED_TYPES["ml_feature_store_v2"]  # version 1's columns, 37-long arrays
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", sorted(EXPECTED_TYPES))
 def test_spark_schema_has_the_declared_bigquery_types(spark_report, name):
     comparison = spark_report["comparisons"][f"{name}.first_build"]
     assert comparison["schema_problems"] == []
@@ -140,10 +146,12 @@ def test_spark_schema_has_the_declared_bigquery_types(spark_report, name):
             assert written[column] == kind, column
 
 
-def test_placeholder_rows_are_written_as_bigquery_stores_them(spark_report):
+@pytest.mark.parametrize(("relation", "length"), [("ml_feature_store_v2", 25), ("ml_feature_store_v2_v2", 37)])
+def test_placeholder_rows_are_written_as_bigquery_stores_them(spark_report, relation, length):
     """The placeholders of the last early-season day carry a NULL `features` array, never an array of
-    NULL elements (BigQuery refuses those: the write would fail); the day after has none."""
-    output = spark_report["work"] / "out" / "ml_feature_store_v2.first_build" / "rows.parquet"
+    NULL elements (BigQuery refuses those: the write would fail); the day after has none, and each
+    version's arrays hold its own number of features."""
+    output = spark_report["work"] / "out" / f"{relation}.first_build" / "rows.parquet"
     with duckdb.connect() as connection:
         rows = connection.execute(
             "select game_date, early_season_flag, count(*), count(features), min(len(features)), max(len(features))"
@@ -151,7 +159,7 @@ def test_placeholder_rows_are_written_as_bigquery_stores_them(spark_report):
     (early_day, early, placeholders, with_features, *_), (computed_day, later, computed, computed_with, shortest, longest) = rows
     assert (early_day, early, computed_day, later) == (LAST_EARLY_DAY, True, FIRST_COMPUTED_DAY, False)
     assert placeholders > 200 and with_features == 0
-    assert computed > 80 and computed_with == computed and shortest == longest == 25
+    assert computed > 80 and computed_with == computed and shortest == longest == length
 
 
 def test_the_comparison_sees_one_changed_value(spark_report, tmp_path):
