@@ -85,53 +85,164 @@ lines as (
     group by pre_tipoff.player_lookup, pre_tipoff.game_date
 ),
 
--- History: every box-score row of the player before the date (the lookback of int_player_games),
--- ranked newest first among all rows and among played games (docs/decisions.md#phase3-history).
-history as (
+-- History (docs/decisions.md#phase3-history): the player's box-score rows (the lookback of
+-- int_player_games) numbered oldest first, among all rows and among played games. Each slate row
+-- finds its place in that sequence (the number of rows and of played games before its date), then
+-- joins the ten rows and the ten played games before it by number: ten equality joins per row, where
+-- joining every earlier game and ranking them would touch the player's whole history per date.
+games as (
     select
-        slate.player_lookup,
-        slate.game_date,
-        games.points,
-        games.minutes_played,
-        games.is_played_game,
-        games.opponent_team_abbr = slate.opponent_team_abbr
-        and games.game_date >= {{ date_add_days('slate.game_date', -365) }} as is_vs_opponent,
-        games.schedule_season_year = slate.season_year as is_this_season,
-        row_number() over (
-            partition by slate.player_lookup, slate.game_date
-            order by games.game_date desc, games.game_id desc
-        ) as row_rank,
-        row_number() over (
-            partition by slate.player_lookup, slate.game_date, games.is_played_game
-            order by games.game_date desc, games.game_id desc
-        ) as played_rank
-    from slate
-    inner join {{ ref('int_player_games') }} as games
-        on
-            slate.player_lookup = games.player_lookup
-            and slate.game_date > games.game_date
+        player_lookup,
+        game_id,
+        game_date,
+        opponent_team_abbr,
+        schedule_season_year,
+        is_played_game,
+        points,
+        minutes_played,
+        row_number() over (partition by player_lookup order by game_date, game_id) as row_number,
+        sum(case when is_played_game then 1 else 0 end) over (
+            partition by player_lookup order by game_date, game_id rows between unbounded preceding and current row
+        ) as played_number,
+        sum(case when is_played_game then 1 else 0 end) over (
+            partition by player_lookup, schedule_season_year
+            order by game_date, game_id rows between unbounded preceding and current row
+        ) as season_played,
+        sum(case when is_played_game and points is not null then 1 else 0 end) over (
+            partition by player_lookup, schedule_season_year
+            order by game_date, game_id rows between unbounded preceding and current row
+        ) as season_scored,
+        sum(case when is_played_game then cast(points as {{ type_float64() }}) else 0 end) over (
+            partition by player_lookup, schedule_season_year
+            order by game_date, game_id rows between unbounded preceding and current row
+        ) as season_points
+    from {{ ref('int_player_games') }}
+    where player_lookup in (select slate.player_lookup from slate)
 ),
 
-history_summary as (
+-- The slate rows placed in each player's sequence: on a date, the slate row comes before that date's
+-- games, so a running maximum over the rows before it counts games strictly before its date.
+timeline as (
     select
         player_lookup,
         game_date,
-        sum(case when row_rank <= 10 then 1 else 0 end) as rows_last_10,
-        sum(case when row_rank <= 10 and not is_played_game then 1 else 0 end) as dnp_rows_last_10,
-        sum(case when is_played_game and played_rank <= 10 then 1 else 0 end) as played_games_last_10,
+        season_year,
+        1 as is_slate_row,
+        cast(null as {{ dbt.type_int() }}) as row_number,
+        cast(null as {{ dbt.type_int() }}) as played_number,
+        cast(null as {{ dbt.type_int() }}) as season_played,
+        cast(null as {{ dbt.type_int() }}) as season_scored,
+        cast(null as {{ type_float64() }}) as season_points
+    from slate
+    union all
+    select
+        player_lookup,
+        game_date,
+        schedule_season_year as season_year,
+        0 as is_slate_row,
+        row_number,
+        played_number,
+        season_played,
+        season_scored,
+        season_points
+    from games
+),
+
+placed as (
+    select
+        player_lookup,
+        game_date,
+        is_slate_row,
+        coalesce(max(row_number) over before_date, 0) as rows_before,
+        coalesce(max(played_number) over before_date, 0) as played_before,
+        coalesce(max(season_played) over season_before_date, 0) as season_games,
+        max(season_scored) over season_before_date as season_scored,
+        max(season_points) over season_before_date as season_points
+    from timeline
+    window
+        before_date as (
+            partition by player_lookup order by game_date asc, is_slate_row desc
+            rows between unbounded preceding and current row
+        ),
+        season_before_date as (
+            partition by player_lookup, season_year order by game_date asc, is_slate_row desc
+            rows between unbounded preceding and current row
+        )
+),
+
+positions as (
+    select
+        player_lookup,
+        game_date,
+        rows_before,
+        played_before,
+        season_games,
+        season_scored,
+        season_points
+    from placed
+    where is_slate_row = 1
+),
+
+offsets as (
+    {%- for offset in range(10) %}
+        select {{ offset }} as games_back
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+),
+
+last_rows as (
+    select
+        positions.player_lookup,
+        positions.game_date,
+        count(*) as rows_last_10,
+        sum(case when games.is_played_game then 0 else 1 end) as dnp_rows_last_10
+    from positions
+    cross join offsets
+    inner join games
+        on
+            positions.player_lookup = games.player_lookup
+            and positions.rows_before - offsets.games_back = games.row_number
+    group by positions.player_lookup, positions.game_date
+),
+
+last_played as (
+    select
+        positions.player_lookup,
+        positions.game_date,
+        count(*) as played_games_last_10,
         {%- for rank in range(1, 11) %}
-            max(case when is_played_game and played_rank = {{ rank }} then cast(points as {{ type_float64() }}) end)
+            max(case when offsets.games_back = {{ rank - 1 }} then cast(games.points as {{ type_float64() }}) end)
                 as points_{{ rank }},
-            max(case when is_played_game and played_rank = {{ rank }} then minutes_played end) as minutes_{{ rank }},
+            max(case when offsets.games_back = {{ rank - 1 }} then games.minutes_played end) as minutes_{{ rank }}
+            {%- if not loop.last %},{% endif %}
         {%- endfor %}
-        sum(case when is_played_game and is_vs_opponent then 1 else 0 end) as games_vs_opponent,
-        avg(case when is_played_game and is_vs_opponent then cast(points as {{ type_float64() }}) end)
-            as points_avg_vs_opponent,
-        sum(case when is_played_game and is_this_season then 1 else 0 end) as season_games,
-        avg(case when is_played_game and is_this_season then cast(points as {{ type_float64() }}) end)
-            as points_avg_season
-    from history
-    group by player_lookup, game_date
+    from positions
+    cross join offsets
+    inner join games
+        on
+            positions.player_lookup = games.player_lookup
+            and positions.played_before - offsets.games_back = games.played_number
+            and games.is_played_game
+    group by positions.player_lookup, positions.game_date
+),
+
+versus_opponent as (
+    select
+        slate.player_lookup,
+        slate.game_date,
+        count(*) as games_vs_opponent,
+        avg(cast(games.points as {{ type_float64() }})) as points_avg_vs_opponent
+    from slate
+    inner join games
+        on
+            slate.player_lookup = games.player_lookup
+            and slate.opponent_team_abbr = games.opponent_team_abbr
+            and slate.game_date > games.game_date
+            and {{ date_add_days('slate.game_date', -365) }} <= games.game_date
+            and games.is_played_game
+    group by slate.player_lookup, slate.game_date
 )
 
 select
@@ -141,20 +252,26 @@ select
     lines.prop_bookmaker,
     lines.prop_line_current,
     lines.prop_line_opening,
-    coalesce(history_summary.rows_last_10, 0) as rows_last_10,
-    coalesce(history_summary.dnp_rows_last_10, 0) as dnp_rows_last_10,
-    coalesce(history_summary.played_games_last_10, 0) as played_games_last_10,
+    coalesce(last_rows.rows_last_10, 0) as rows_last_10,
+    coalesce(last_rows.dnp_rows_last_10, 0) as dnp_rows_last_10,
+    coalesce(last_played.played_games_last_10, 0) as played_games_last_10,
     {%- for rank in range(1, 11) %}
-        history_summary.points_{{ rank }},
-        history_summary.minutes_{{ rank }},
+        last_played.points_{{ rank }},
+        last_played.minutes_{{ rank }},
     {%- endfor %}
-    coalesce(history_summary.games_vs_opponent, 0) as games_vs_opponent,
-    history_summary.points_avg_vs_opponent,
-    coalesce(history_summary.season_games, 0) as season_games,
-    history_summary.points_avg_season,
+    coalesce(versus_opponent.games_vs_opponent, 0) as games_vs_opponent,
+    versus_opponent.points_avg_vs_opponent,
+    positions.season_games,
+    {{ safe_divide('positions.season_points', 'positions.season_scored') }} as points_avg_season,
     '{{ consumer_code_version() }}' as code_version
 from slate
+inner join positions
+    on slate.player_lookup = positions.player_lookup and slate.game_date = positions.game_date
 left join lines
     on slate.player_lookup = lines.player_lookup and slate.game_date = lines.game_date
-left join history_summary
-    on slate.player_lookup = history_summary.player_lookup and slate.game_date = history_summary.game_date
+left join last_rows
+    on slate.player_lookup = last_rows.player_lookup and slate.game_date = last_rows.game_date
+left join last_played
+    on slate.player_lookup = last_played.player_lookup and slate.game_date = last_played.game_date
+left join versus_opponent
+    on slate.player_lookup = versus_opponent.player_lookup and slate.game_date = versus_opponent.game_date

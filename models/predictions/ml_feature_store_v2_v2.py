@@ -464,8 +464,9 @@ def quality_score(labels):
     """labels n x k -> (score, default count): mean weight of the labels that are not `missing`,
     2 dp, capped at 69 with a default and at 49 with five or more."""
     labels = np.asarray(labels, dtype=object).reshape(len(labels), -1)
-    weights = np.vectorize(lambda label: WEIGHTS.get(label, UNKNOWN_WEIGHT), otypes=[float])(labels) \
-        if labels.size else np.zeros(labels.shape)
+    weights = np.full(labels.shape, float(UNKNOWN_WEIGHT))
+    for label, weight in WEIGHTS.items():  # one comparison per known label, not one call per element
+        weights[labels == label] = weight
     counted = labels != MISSING
     defaults = (labels == DEFAULT).sum(axis=1)
     mean = (weights * counted).sum(axis=1) / np.maximum(counted.sum(axis=1), 1)
@@ -500,10 +501,13 @@ def data_source(labels):
 
 
 def _stored_lists(values, width, as_float):
-    """Stored arrays of version 1 (ndarrays, lists or MaskedArrays) -> n x width matrix."""
-    rows = [np.ma.filled(np.ma.asarray(value, dtype="float64"), np.nan) if as_float else list(value)
+    """Stored arrays of version 1 (ndarrays, lists or MaskedArrays) -> n x width matrix. The rows are
+    stacked in one call; a MaskedArray (NULL elements) has its masked elements as NaN."""
+    rows = [np.ma.filled(value.astype("float64"), np.nan) if isinstance(value, np.ma.MaskedArray) else value
             for value in values]
-    matrix = np.array(rows, dtype="float64" if as_float else object)
+    if not rows:
+        return np.empty((0, width), dtype="float64" if as_float else object)
+    matrix = np.vstack(rows).astype("float64" if as_float else object)
     return matrix.reshape(len(rows), width)
 
 

@@ -126,3 +126,55 @@ def test_an_impossible_snapshot_stops_the_build_at_staging_and_version_1_still_b
     assert "stg_prop_line_snapshots__rows_are_valid" in output and "broken_rule=line_on_the_half_point, broken_value=23.3" in output
     assert "rows written: ml_feature_store_v2 = 0" in output  # version 1 does not read the snapshots
     assert project.query(f"select player_lookup, data_hash from {SCHEMA}.ml_feature_store_v2_v2 order by 1") == before
+
+
+def test_history_inputs_equal_a_recomputation_from_the_box_scores(built):
+    """Independent derivation of version 2's history inputs (spec 11) in Python from the source box
+    scores and the schedule, not from the project's intermediate models: for each row of the date,
+    his box-score rows before the date newest first (date, then game id), a played game being an
+    active row with minutes or points; the last 10 rows and their DNPs, the last 10 played games'
+    points and minutes, played games against the date's opponent in the 365 days before it, and
+    played games of the date's season (the schedule's season) before it."""
+    import datetime as dt
+
+    season_of = dict(built.query("select game_id, season_year from nba_raw.nbac_schedule"))
+    box = {}
+    for player, game_id, day, opponent, active, minutes, points in built.query(
+            "select player_lookup, game_id, game_date, opponent_team_abbr, is_active, minutes_played, points"
+            " from nba_analytics.player_game_summary where game_date < ?", [DATE]):
+        played = bool(active) and ((minutes or 0) > 0 or (points or 0) > 0)
+        box.setdefault(player, []).append((day, game_id, opponent, played, minutes, points))
+    slate = dict(built.query("select player_lookup, opponent_team_abbr from nba_analytics.upcoming_player_game_context"
+                             " where game_date = ?", [DATE]))
+    season = season_of[built.query("select game_id from nba_raw.nbac_schedule where game_date = ? limit 1", [DATE])[0][0]]
+    columns = ["rows_last_10", "dnp_rows_last_10", "played_games_last_10",
+               *[f"{kind}_{rank}" for rank in range(1, 11) for kind in ("points", "minutes")],
+               "games_vs_opponent", "points_avg_vs_opponent", "season_games", "points_avg_season"]
+    stored = built.query(f"select player_lookup, {', '.join(columns)} from dev_nba_staging.int_ml_feature_store_v2__inputs"
+                         " where game_date = ?", [DATE])
+    assert len(stored) > 200
+    day = dt.date.fromisoformat(DATE)
+    checked = 0
+    for player, *values in stored:
+        rows = sorted(box.get(player, []), key=lambda r: (r[0], r[1]), reverse=True)
+        played = [r for r in rows if r[3]]
+        last = rows[:10]
+        expected = {"rows_last_10": len(last), "dnp_rows_last_10": sum(not r[3] for r in last),
+                    "played_games_last_10": min(len(played), 10)}
+        for rank in range(1, 11):
+            game = played[rank - 1] if rank <= len(played) else None
+            expected[f"points_{rank}"] = float(game[5]) if game else None
+            expected[f"minutes_{rank}"] = game[4] if game else None
+        versus = [r[5] for r in played if r[2] == slate[player] and r[0] >= day - dt.timedelta(days=365)]
+        this_season = [r[5] for r in played if season_of[r[1]] == season]
+        expected.update(games_vs_opponent=len(versus), points_avg_vs_opponent=sum(versus) / len(versus) if versus else None,
+                        season_games=len(this_season),
+                        points_avg_season=sum(this_season) / len(this_season) if this_season else None)
+        got = dict(zip(columns, values))
+        for name in columns:
+            if isinstance(expected[name], float) and got[name] is not None:
+                assert float(got[name]) == pytest.approx(expected[name]), (player, name)
+            else:
+                assert got[name] == expected[name], (player, name, got[name], expected[name])
+        checked += expected["played_games_last_10"] > 0 and expected["games_vs_opponent"] > 0
+    assert checked > 50  # rows with history and games against the opponent were compared
