@@ -150,7 +150,7 @@ def compile_scripts(out: Path, dbt_vars: str, models: tuple[str, ...] | None = N
             entry = described.setdefault(name, {"relation": node["relation_name"], "written": {}})
             entry["written"][run] = relation_line.strip()
             # [relation identifier, prod relation] of each ref, in the model's order (the first is its input)
-            entry["refs"] = [[re.findall(r"`([^`]*)`", prod)[-1], prod] for prod in refs_of(script).values()]
+            entry["refs"] = [[prod.replace("`", "").split(".")[-1], prod] for prod in refs_of(script).values()]
             # the column SQL adds after the write (macro row_hash_column: data_hash for a hash_merge model)
             config = node["config"]
             entry["added_by_sql"] = ["data_hash"] if config.get("hash_merge") else (

@@ -594,6 +594,13 @@ def rows_between(relation, column, first, last):
     return relation.filter(f"{column} between date '{first.isoformat()}' and date '{last.isoformat()}'")
 
 
+def without(relation, column):
+    """A dbt.ref(...) relation (DuckDB relation or Spark DataFrame) without one of its columns."""
+    if is_spark_frame(relation):
+        return relation.drop(column)
+    return relation.project(", ".join(f'"{name}"' for name in relation.columns if name != column))
+
+
 def training_ready_min_quality(dbt):
     try:
         value = dbt.config.get("training_ready_min_quality")  # literal call: dbt finds the key by parsing
@@ -624,11 +631,14 @@ def model(dbt, session):
         raise ValueError("ml_feature_store_v2 v2 reads its feature names from the feature_versions seed, which this "
                          f"database does not hold ({type(error).__name__}): run dbt seed first (dbt run loads no "
                          "seed; dbt build --select +ml_feature_store_v2 does)") from error
-    base = inputs.iloc[0:0]
+    base, base_names = inputs.iloc[0:0], []
     if len(inputs):
         dates = pd.to_datetime(inputs["game_date"])
-        base = to_pandas(rows_between(dbt.ref("ml_feature_store_v2", v=1), "game_date", dates.min(), dates.max()))
-    base_names = list(base["feature_names"].iloc[0]) if len(base) else seed_names(seed, BASE_VERSION)
+        stored = rows_between(dbt.ref("ml_feature_store_v2", v=1), "game_date", dates.min(), dates.max())
+        # version 1's names once (they are every row's), not 25 strings per row read into memory
+        base = to_pandas(without(stored, "feature_names"))
+        base_names = list(to_pandas(stored.limit(1))["feature_names"].iloc[0]) if len(base) else []
+    base_names = base_names or seed_names(seed, BASE_VERSION)
     names = names_from_seed(seed, base_names)
     if len(inputs) == 0:
         empty = pd.DataFrame({name: pd.Series([], dtype=object) for name in OUTPUT_TYPES})
