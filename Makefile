@@ -107,7 +107,7 @@ docs: setup profiles.yml  ## Generate the dbt docs site offline (target/static_i
 docs-serve: docs
 	$(DBT) docs serve --port 8080
 
-daily: setup profiles.yml  ## Nightly run for DATE: source freshness gate, then build everything for that date.
+daily: setup profiles.yml  ## Nightly run for DATE: build everything for that date; its guard stops on stale sources first.
 	@test -n "$(DATE)" || { echo "make daily needs DATE=YYYY-MM-DD"; exit 2; }
 	$(BIN)/python scripts/daily.py --date $(DATE)
 

@@ -161,7 +161,7 @@ def main() -> int:
     # partial parsing is discarded whenever --vars differ from the previous invocation's.
     new_dates = game_dates[middle - args.repeat + 1: middle + 1]
     firsts = [daily(date) for date in new_dates]
-    # The same date again (a re-run, or `make daily`, whose freshness step parses with the build's vars).
+    # The same date again (a re-run: its parse is reused).
     dailies = [daily(day) for _ in range(args.repeat)]
     figures["daily_date"] = day
     figures["daily_build_seconds"] = median([d["seconds"] for d in dailies])

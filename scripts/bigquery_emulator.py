@@ -736,7 +736,7 @@ def main() -> int:
                  ["build", *emulator_profile, "--selector", SELECTOR, "--exclude-resource-type", "unit_test",
                   "--vars", "{freshness_as_of: '2021-12-01 11:00:00'}"])
 
-        report.step("dbt source freshness on the emulator (the daily gate)")
+        report.step("dbt source freshness on the emulator (freshness_sql, the query of the build's freshness gate)")
         code, output = run_dbt(["source", "freshness", *emulator_profile], env_for("freshness-default"),
                                "freshness", "freshness-default", work_dir)
         report.verdict(code != 0 and "ERROR STALE" in output,

@@ -120,3 +120,15 @@
 {% macro duckdb__is_not_finite(column) -%} not isfinite({{ column }}) {%- endmacro %}
 {% macro default__is_not_finite(column) -%} {{ unsupported_adapter('is_not_finite') }} {%- endmacro %}
 {% macro bigquery__is_not_finite(column) -%} (is_inf({{ column }}) or is_nan({{ column }})) {%- endmacro %}
+
+{% macro duckdb__get_partitioned_by(relation, temporary) -%}
+  {#-
+    Overrides dbt-duckdb's macro of this name (its table and incremental materializations call it by
+    name, and a root-project macro comes first). Models state partitioning once, as dbt-bigquery's
+    partition_by ({'field': <window column>, 'data_type': 'date', 'granularity': 'day'}). dbt-duckdb
+    reads the same key as DuckLake partitioning: it rejects that dict, and on a plain DuckDB file it
+    would ignore any value with a warning per model. The project's DuckDB is a plain file, which has
+    no partitions: no partitioning, silently.
+  -#}
+  {{ return(none) }}
+{%- endmacro %}

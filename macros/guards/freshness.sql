@@ -110,8 +110,10 @@
 {% macro check_freshness_in_build(window) %}
   {#-
     The freshness gate inside a build, for selections that write output tables: the same query and
-    thresholds as `dbt source freshness`. Full builds of every date (mode all) rebuild history and
-    do not depend on when the sources were loaded.
+    thresholds as `dbt source freshness`, each source measured once. It is the nightly run's only
+    freshness check (scripts/daily.py runs the build alone and repeats this message when it stops).
+    Full builds of every date (mode all) rebuild history and do not depend on when the sources were
+    loaded.
   -#}
   {%- if window.mode == 'all' -%}{{ return('') }}{%- endif -%}
   {%- set stale = [] -%}

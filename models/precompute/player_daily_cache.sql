@@ -2,13 +2,10 @@
   config(
     unique_key=['player_lookup', 'cache_date'],
     window_column='cache_date',
-    partitioned_by='cache_date',
     partition_by={'field': 'cache_date', 'data_type': 'date', 'granularity': 'day'},
     cluster_by=['player_lookup', 'universal_player_id'],
   )
 }}
--- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
--- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 -- Rolling player statistics cached per date for every upcoming-context player with at least 5
 -- played games in the season before D (legacy PDC; docs/decisions.md#point-in-time, #unbounded-windows,
 -- #who-gets-a-row).

@@ -2,13 +2,10 @@
   config(
     unique_key=['player_lookup', 'analysis_date'],
     window_column='analysis_date',
-    partitioned_by='analysis_date',
     partition_by={'field': 'analysis_date', 'data_type': 'date', 'granularity': 'day'},
     cluster_by=['player_lookup', 'universal_player_id', 'analysis_date'],
   )
 }}
--- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
--- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 -- Shot-zone profile of every player with at least 10 qualifying games in the season before D
 -- (legacy PSZA; docs/decisions.md#point-in-time and #who-gets-a-row).
 with run_dates as (

@@ -2,13 +2,10 @@
   config(
     unique_key=['team_abbr', 'analysis_date'],
     window_column='analysis_date',
-    partitioned_by='analysis_date',
     partition_by={'field': 'analysis_date', 'data_type': 'date', 'granularity': 'day'},
     cluster_by=['team_abbr', 'analysis_date'],
   )
 }}
--- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
--- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 -- Zone defence of every team with at least 15 games in the season before D, against the league
 -- (legacy TDZA; docs/decisions.md#point-in-time, #unbounded-windows and #who-gets-a-row).
 with team_state as (

@@ -2,13 +2,10 @@
   config(
     unique_key=['game_date', 'feature_version', 'feature_name'],
     window_column='game_date',
-    partitioned_by='game_date',
     partition_by={'field': 'game_date', 'data_type': 'date', 'granularity': 'day'},
     cluster_by=['feature_version', 'feature_name', 'game_date'],
   )
 }}
--- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
--- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 {%- set reference_game_days = typed_var('feature_health_reference_game_days') -%}
 {%- set lookback_days = typed_var('feature_health_lookback_days') -%}
 {%- set pool_game_days = typed_var('feature_health_pool_game_days') -%}

@@ -3,13 +3,10 @@
     unique_key=['player_lookup', 'game_date', 'feature_version'],
     window_column='game_date',
     catch_up_from_own_rows=true,
-    partitioned_by='game_date',
     partition_by={'field': 'game_date', 'data_type': 'date', 'granularity': 'day'},
     cluster_by=['feature_version', 'player_lookup', 'quality_tier'],
   )
 }}
--- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
--- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 -- Point-in-time training examples: each row of each ml_feature_store_v2 version whose game is final, with the
 -- label of that game and the prop line known before it. Features are the stored row, never
 -- recomputed; labels come only from the game on the row's own date.

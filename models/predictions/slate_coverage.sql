@@ -2,13 +2,10 @@
   config(
     unique_key=['game_date', 'feature_version'],
     window_column='game_date',
-    partitioned_by='game_date',
     partition_by={'field': 'game_date', 'data_type': 'date', 'granularity': 'day'},
     cluster_by=['feature_version', 'game_date'],
   )
 }}
--- partitioned_by is for dbt-duckdb, which reads it before partition_by and rejects BigQuery's
--- partition_by dict; on a plain DuckDB file it only warns. partition_by is BigQuery's day partitioning.
 -- One row per run date and store version: how much of the slate (the players of the upcoming context)
 -- each version of the feature store covers, and how well. The readiness gate (test slate_is_ready)
 -- reads it. The versions are those int_ml_feature_store_v2__versions holds.

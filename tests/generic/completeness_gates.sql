@@ -2,7 +2,7 @@
   Completeness gates (docs/decisions.md#completeness-gates), attached to int_run_dates so that `dbt build` runs
   them before every output model and a failure skips all of them. Severity comes from the var
   completeness_severity: error in daily runs, warn in backfills. Each gate also logs the first
-  missing games by id (on-run-end macro log_gate_failures), so the failure names them.
+  missing games by id (on-run-end macro log_test_failures), so the failure names them.
 -#}
 
 

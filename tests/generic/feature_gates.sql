@@ -2,7 +2,7 @@
 {#-
   The feature-health gate: fails with every (game_date, feature_version, feature_name) row of the run window whose
   status is 'alert'. Severity comes from the var feature_health_severity ('warn' by default,
-  'error' in `make daily`); the on-run-end hook log_feature_gate_failures names the rows.
+  'error' in `make daily`); the on-run-end hook log_test_failures names the rows.
 -#}
 select
     game_date,
