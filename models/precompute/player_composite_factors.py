@@ -738,6 +738,7 @@ def model(dbt, session):
         window_column="game_date",
         written_at_column="processed_at",
         on_schema_change="append_new_columns",
+        partitioned_by="game_date",  # dbt-duckdb reads this before partition_by (it rejects the BigQuery dict)
         partition_by={"field": "game_date", "data_type": "date", "granularity": "day"},
         cluster_by=["player_lookup", "universal_player_id", "game_date"],
         packages=["pandas", "numpy"],

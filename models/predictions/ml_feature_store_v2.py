@@ -898,6 +898,7 @@ def model(dbt, session):
         written_at_column="updated_at",
         written_at_on_insert=False,
         on_schema_change="append_new_columns",
+        partitioned_by="game_date",  # dbt-duckdb reads this before partition_by (it rejects the BigQuery dict)
         partition_by={"field": "game_date", "data_type": "date", "granularity": "day"},
         cluster_by=["player_lookup", "feature_version", "game_date"],
         packages=["pandas", "numpy"],
