@@ -47,13 +47,13 @@ class FullBuild:
     grain_checks: tuple  # (declared, ran) staging and intermediate grain checks of the build
 
 
-def finished_build(workdir: Path) -> FullBuild:
-    """The build in `workdir`, laid out as `make dbt-test` leaves it: nba.duckdb, target/ (its manifest and
-    run results) and build.log (its output, written when it passed)."""
+def finished_build(workdir: Path, args: list[str]) -> FullBuild:
+    """The build `args` in `workdir`, laid out as `make dbt-test` leaves it: nba.duckdb, target/ (its
+    manifest and run results) and build.log (its output, written when it passed)."""
     project = DbtProject.__new__(DbtProject)  # the built project as it is (no new copy of the sources)
     project.workdir, project.db = workdir, workdir / "nba.duckdb"
     output = re.sub(r"\x1b\[[0-9;]*m", "", (workdir / "build.log").read_text())
-    result = subprocess.CompletedProcess(["dbt", "build"], 0, output, "")
+    result = subprocess.CompletedProcess(args, 0, output, "")
     return FullBuild(project.db, result, grain_checks(project))
 
 
@@ -118,7 +118,7 @@ def shared_build(tmp_path_factory, demo_source_db, name: str, *args: str) -> Ful
         result = build_models(DbtProject(workdir, demo_source_db, artifacts=True), *args)
         (workdir / "build.log").write_text(result.stdout)
 
-    return finished_build(once_per_session(tmp_path_factory, name, build))
+    return finished_build(once_per_session(tmp_path_factory, name, build), ["dbt", "build", *args])
 
 
 # The demo's full build as `make dbt-test` runs it (Makefile); built here, its unit tests are left out.
@@ -132,7 +132,7 @@ def full_build(tmp_path_factory, demo_source_db) -> FullBuild:
     the unit tests). Modules that need the whole demo built start from a copy instead of building it again."""
     handed = handed_demo()
     if handed:
-        return finished_build(handed)
+        return finished_build(handed, ["dbt", "build", *FULL_BUILD_ARGS])
     return shared_build(tmp_path_factory, demo_source_db, "full_build", *FULL_BUILD_ARGS)
 
 
