@@ -19,7 +19,15 @@ SEED ?= 42
 DEMO_DATE ?= 2021-12-01
 export DBT_DUCKDB_PATH := $(DB)
 
-.PHONY: help setup data demo test check check-project pytest-check checks-bigquery checks-project pytest dbt-test lint bigquery-check test-bigquery test-differential docs docs-serve daily backfill training-set evaluate bench report browser-check chromium clean java spark-run inline-helpers
+# The test suite's demo, generated and built once by `dbt-test` into CI_DEMO: source.duckdb (the
+# generated data), nba.duckdb (after the build with every data and unit test), build.log and target/
+# (that build's output and artifacts). `make test` and `make check` build it first and hand it to every
+# later step through the environment variable CI_DEMO_DIR; each step copies what it reads. A step run
+# on its own, without CI_DEMO_DIR, builds its own (make browser-check: `make dbt-test`; pytest and the
+# emulator run: their own build of the same demo).
+CI_DEMO := target/ci_demo
+
+.PHONY: help setup data demo test check pytest-check checks-bigquery checks-project pytest dbt-test lint bigquery-check test-bigquery test-differential docs docs-serve daily backfill training-set evaluate bench report browser-check chromium clean java spark-run inline-helpers
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -46,22 +54,20 @@ demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its ups
 	$(DBT) build --select +ml_feature_store_v2 --vars '{date: $(DEMO_DATE)}'
 	$(BIN)/python scripts/show_result.py --db $(DB) --date $(DEMO_DATE)
 
-# The suite is three independent groups run side by side (CPU-bound, but no group alone keeps both
-# cores busy); each group's output is printed in one piece when it ends. They share no files: pytest
-# works in temporary directories, the BigQuery checks under their --work-dir, and only the project
-# group uses target/. The Debian packages are installed first, one apt at a time.
-test: setup java chromium  ## The whole suite: pytest | BigQuery render check, emulator run | dbt build with every data and unit test, sqlfluff, browser check.
-	@echo "make test: running side by side: [pytest] [bigquery-check, test-bigquery] [dbt-test, lint, browser-check]; each group is printed when it ends (about 12-15 minutes on 2 cores)"
-	@$(MAKE) --no-print-directory -j3 --output-sync=recurse pytest checks-bigquery checks-project
+# The suite builds the demo first (dbt-test), then runs three groups side by side (CPU-bound, but no
+# group alone keeps both cores busy); each group's output is printed in one piece when it ends. They
+# share no files: they copy the demo, pytest works in temporary directories, the BigQuery checks under
+# their --work-dir, and only the project group uses target/. The Debian packages are installed first.
+test: setup java chromium  ## The whole suite: dbt build of the demo with every data and unit test, then side by side: pytest | BigQuery render check, emulator run | sqlfluff, browser check.
+	@echo "make test: the demo's dbt build, then side by side: [pytest] [bigquery-check, test-bigquery] [lint, browser-check]; each group is printed when it ends (about 12-15 minutes on 2 cores)"
+	@$(MAKE) --no-print-directory dbt-test
+	@$(MAKE) --no-print-directory -j3 --output-sync=recurse pytest checks-bigquery checks-project CI_DEMO_DIR=$(abspath $(CI_DEMO))
 
 # The fast tier for the edit loop: the same dbt build, lint and offline BigQuery render as make test,
-# the unit tests and one case of each integration family (pytest marker `check`).
-check: setup profiles.yml java  ## Fast tier (a few minutes): dbt build of the demo with every test, docs check, sqlfluff, BigQuery render, unit tests, one case of each integration family.
-	@$(MAKE) --no-print-directory -j3 --output-sync=recurse check-project bigquery-check pytest-check
-
-check-project: setup profiles.yml  ## The project part of make check: dbt build with every test and the docs check, then sqlfluff.
-	$(MAKE) --no-print-directory dbt-test
-	$(MAKE) --no-print-directory lint
+# the unit tests and one case of each integration family (pytest marker `check`), on the same demo.
+check: setup profiles.yml java  ## Fast tier (a few minutes): dbt build of the demo with every test, docs check, then sqlfluff, BigQuery render, unit tests, one case of each integration family.
+	@$(MAKE) --no-print-directory dbt-test
+	@$(MAKE) --no-print-directory -j3 --output-sync=recurse lint bigquery-check pytest-check CI_DEMO_DIR=$(abspath $(CI_DEMO))
 
 pytest-check: setup java  ## The pytest part of make check: unit tests and the cases marked `check`.
 	$(BIN)/python -m pytest tests/python -m check -n $(PYTEST_WORKERS) --dist loadfile
@@ -70,22 +76,26 @@ checks-bigquery: setup  ## The BigQuery group of make test: offline render check
 	$(MAKE) --no-print-directory bigquery-check
 	$(MAKE) --no-print-directory test-bigquery
 
-checks-project: setup profiles.yml  ## The project group of make test: dbt build, sqlfluff, then the browser check on the build's database.
-	$(MAKE) --no-print-directory dbt-test
+checks-project: setup profiles.yml  ## The project group of make test: sqlfluff, then the browser check on the demo's build.
 	$(MAKE) --no-print-directory lint
-	$(MAKE) --no-print-directory browser-check BROWSER_DB=target/ci.duckdb
+	$(MAKE) --no-print-directory browser-check
 
 # Two workers (pytest-xdist), a test module stays on one worker (its module fixtures are built once).
 PYTEST_WORKERS ?= 2
 pytest: setup java  ## Python tests (generator, Python models on DuckDB and on Spark, macros, reprocessing, reliability).
 	$(BIN)/python -m pytest tests/python -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
-dbt-test: setup  ## dbt build (all models, data and unit tests) on a fresh demo database, then the docs check.
-	@rm -f target/ci.duckdb
-	$(MAKE) --no-print-directory data DB=target/ci.duckdb
-	DBT_DUCKDB_PATH=target/ci.duckdb $(DBT) seed --quiet
-	DBT_DUCKDB_PATH=target/ci.duckdb $(DBT) build --full-refresh --vars '{completeness_severity: warn}'
-	DBT_DUCKDB_PATH=target/ci.duckdb $(BIN)/python scripts/check_docs.py
+# dbt's artifacts go to CI_DEMO/target (kept between runs for dbt's partial parse); build.log is
+# written when the build has passed.
+CI_DBT := DBT_DUCKDB_PATH=$(CI_DEMO)/nba.duckdb DBT_TARGET_PATH=$(CI_DEMO)/target
+dbt-test: setup  ## Generate the demo into CI_DEMO and build it (all models, data and unit tests), then the docs check.
+	@rm -f $(CI_DEMO)/source.duckdb $(CI_DEMO)/nba.duckdb $(CI_DEMO)/build.log
+	$(MAKE) --no-print-directory data DB=$(CI_DEMO)/source.duckdb
+	cp $(CI_DEMO)/source.duckdb $(CI_DEMO)/nba.duckdb
+	$(CI_DBT) $(DBT) seed --quiet
+	set -o pipefail; $(CI_DBT) $(DBT) build --full-refresh --vars '{completeness_severity: warn}' | tee $(CI_DEMO)/build.log.part
+	mv $(CI_DEMO)/build.log.part $(CI_DEMO)/build.log
+	$(CI_DBT) $(BIN)/python scripts/check_docs.py
 
 lint: setup profiles.yml  ## sqlfluff over every SQL model and test (rendered by dbt on an empty DuckDB file).
 	@mkdir -p target
@@ -129,23 +139,17 @@ bench: setup  ## Four-season benchmark; figures in target/bench.json.
 report: setup  ## Feature health page from DB's models: make report START=2024-10-22 END=2025-06-20 [VERSION=1|2] [DB=...] [OUT=target/feature_health.html]
 	$(BIN)/python scripts/feature_health_report.py --db $(DB) $(if $(START),--start $(START)) $(if $(END),--end $(END)) $(if $(VERSION),--version $(VERSION)) --out $(or $(OUT),target/feature_health.html)
 
-# The browser check reads a built demo database: BROWSER_DB when given (`make test` passes the one
-# dbt-test has just built, instead of building the same data again), else its own
-# (target/browser.duckdb), generated and built here. It builds the report and the docs page from it.
-BROWSER_DB ?=
+# The browser check reads a copy of the demo's build (CI_DEMO_DIR's in make test, else `make dbt-test`'s)
+# and builds the report, the evaluation page and the docs page from it.
 chromium:  ## Check for Chromium (the browser check needs it); install Debian's chromium when missing.
 	@test -x /usr/bin/chromium || { echo "installing chromium (Debian package)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 browser-check: setup profiles.yml chromium  ## Headless Chromium opens the feature-health report, the evaluation page and the dbt docs: screenshots, fails on a JS error or a missing plot.
-ifeq ($(BROWSER_DB),)
-	@rm -f target/browser.duckdb
-	$(MAKE) --no-print-directory data DB=target/browser.duckdb
-	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) seed --quiet
-	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) build --quiet --exclude-resource-type unit_test --vars '{completeness_severity: warn}'
-endif
-	$(BIN)/python scripts/feature_health_report.py --db $(or $(BROWSER_DB),target/browser.duckdb) --out target/feature_health.html
-	$(BIN)/python scripts/evaluate.py --db $(or $(BROWSER_DB),target/browser.duckdb) --start 2021-10-19 --end 2021-12-01 --out target/evaluation.html > /dev/null
-	DBT_DUCKDB_PATH=$(or $(BROWSER_DB),target/browser.duckdb) $(DBT) docs generate --static --quiet
+	$(if $(CI_DEMO_DIR),@mkdir -p target,$(MAKE) --no-print-directory dbt-test)
+	cp $(or $(CI_DEMO_DIR),$(CI_DEMO))/nba.duckdb target/browser.duckdb
+	$(BIN)/python scripts/feature_health_report.py --db target/browser.duckdb --out target/feature_health.html
+	$(BIN)/python scripts/evaluate.py --db target/browser.duckdb --start 2021-10-19 --end 2021-12-01 --out target/evaluation.html > /dev/null
+	DBT_DUCKDB_PATH=target/browser.duckdb $(DBT) docs generate --static --quiet
 	$(BIN)/python scripts/browser_check.py \
 	    --page target/feature_health.html --plots 4 --text "Feature health of ml_feature_store_v2" \
 	    --page target/evaluation.html --plots 7 --text "same rows" \

@@ -7,9 +7,11 @@ Steps (any failure makes the exit status non-zero; the server is always stopped)
     once per pinned version, in the user's cache (scripts/cached_venv.py; $BQ_EMULATOR_VENV
     overrides where), so a clean clone reuses it.
  2. Start `crucible serve --dialect bigquery` on a free 127.0.0.1 port, wait until it answers.
- 3. Generate the demo Phase 3 data (`python -m nba_phase3_gen --seasons 1 --until 2021-12-01`) and
-    load the six tables into datasets nba_analytics / nba_raw through google-cloud-bigquery (CSV
-    load jobs, column types from the source definitions: NUMERIC, INT64, TIMESTAMP, ...).
+ 3. The demo Phase 3 data: a copy of the one `make test` handed over ($CI_DEMO_DIR/source.duckdb,
+    see the Makefile's CI_DEMO), else generated (`python -m nba_phase3_gen --seasons 1 --until
+    2021-12-01`); its six tables are loaded into datasets nba_analytics / nba_raw through
+    google-cloud-bigquery (CSV load jobs, column types from the source definitions: NUMERIC, INT64,
+    TIMESTAMP, ...).
  4. dbt on the emulator (profile nba_precompute_emulator of tests/bigquery/profiles.yml.template, target
     `prod`, so outputs land in nba_precompute as in production), selector `bigquery_sql` (every SQL
     model with its data and unit tests; Python models and their descendants left out):
@@ -26,9 +28,10 @@ Steps (any failure makes the exit status non-zero; the server is always stopped)
       e. dbt source freshness                      (fails on the 2021 data with the default
                                                    thresholds; passes as of 2021-11-20's nightly
                                                    run; the threshold vars are tested on DuckDB)
- 5. Engine parity (skip with --no-parity): the same data and selection built on DuckDB; every
-    output row must exist on both engines with the same data_hash (the hash covers every business
-    column, so equal hashes mean equal values).
+ 5. Engine parity (skip with --no-parity): the same data built on DuckDB (a copy of the build `make
+    test` handed over, $CI_DEMO_DIR/nba.duckdb, else the same selection built here); every output row
+    must exist on both engines with the same data_hash (the hash covers every business column, so
+    equal hashes mean equal values).
  6. Regression tests (pytest tests/bigquery): a plain MERGE with duplicate source keys fails on the
     emulator with "UPDATE/MERGE must match at most one source row", and the project's models fed
     a duplicate player_game_summary row still build with unique keys.
@@ -67,6 +70,8 @@ CRUCIBLE_VERSION = os.environ.get("CRUCIBLE_VERSION", "0.1.0a2")
 EMULATOR_REQUIREMENT = f"crucible-emulator[server]=={CRUCIBLE_VERSION}"
 BQ_PROJECT = "nba-props-platform"
 DEMO_ARGS = ["--seasons", "1", "--until", "2021-12-01"]
+# The demo `make test` built for this run (Makefile, CI_DEMO): source.duckdb and its full build nba.duckdb.
+HANDED_DEMO = Path(os.environ["CI_DEMO_DIR"]) if os.environ.get("CI_DEMO_DIR") else None
 INCREMENTAL_DATE = "2021-11-20"
 SELECTOR = "bigquery_sql"
 # {table: key columns} of the outputs the SQL build writes (SQL incremental outputs that read no
@@ -525,15 +530,19 @@ def parity(report: Report, client, work_dir: Path, demo_db: Path, env_for) -> No
     import duckdb
 
     parity_db = work_dir / "parity.duckdb"
-    shutil.copy(demo_db, parity_db)
-    env = env_for("parity")
-    profile = ["--profile", "nba_precompute_duckdb", "--target", "dev"]
-    for args in (["seed", *profile], ["build", *profile, "--selector", SELECTOR, "--full-refresh",
-                                      "--vars", "{completeness_severity: warn}"]):
-        code, output = run_dbt(args, env, "parity", f"parity-{args[0]}", work_dir)
-        if code != 0:
-            report.verdict(False, f"DuckDB twin: dbt {args[0]}", output.strip().splitlines()[-15:])
-            return
+    if HANDED_DEMO:  # make dbt-test's build of the same data (every model: the SQL outputs among them)
+        shutil.copy(HANDED_DEMO / "nba.duckdb", parity_db)
+        print(f"  DuckDB twin: a copy of {HANDED_DEMO / 'nba.duckdb'} (make dbt-test's build)", flush=True)
+    else:
+        shutil.copy(demo_db, parity_db)
+        env = env_for("parity")
+        profile = ["--profile", "nba_precompute_duckdb", "--target", "dev"]
+        for args in (["seed", *profile], ["build", *profile, "--selector", SELECTOR, "--full-refresh",
+                                          "--vars", "{completeness_severity: warn}"]):
+            code, output = run_dbt(args, env, "parity", f"parity-{args[0]}", work_dir)
+            if code != 0:
+                report.verdict(False, f"DuckDB twin: dbt {args[0]}", output.strip().splitlines()[-15:])
+                return
     connection = duckdb.connect(str(parity_db), read_only=True)
     for table, keys in OUTPUT_KEYS.items():
         key_sql = ", ".join(keys)
@@ -700,8 +709,11 @@ def main() -> int:
 
         report.step("Demo Phase 3 data")
         demo_db = work_dir / "demo.duckdb"
-        subprocess.run([sys.executable, "-m", "nba_phase3_gen", "--db", str(demo_db), *DEMO_ARGS],
-                       cwd=PROJECT_DIR, check=True, capture_output=True, text=True)
+        if HANDED_DEMO:
+            shutil.copy(HANDED_DEMO / "source.duckdb", demo_db)
+        else:
+            subprocess.run([sys.executable, "-m", "nba_phase3_gen", "--db", str(demo_db), *DEMO_ARGS],
+                           cwd=PROJECT_DIR, check=True, capture_output=True, text=True)
         load_demo_data(client, demo_db, report)
 
         emulator_profile = ["--profile", "nba_precompute_emulator", "--target", "prod"]

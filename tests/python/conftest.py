@@ -1,10 +1,10 @@
-"""Shared fixtures: the generated demo slice and its full build (once per session), and fresh dbt
-projects on private copies of them."""
+"""Shared fixtures: the demo slice and its full build (once per run of the suite: the ones `make test`
+and `make check` hand over, else once per session), and fresh dbt projects on private copies of them."""
 from __future__ import annotations
 
 import fcntl
-import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +13,25 @@ import pytest
 
 from dbt_harness import PARSE_CACHE_ENV, DbtProject, build_models, generate_demo, grain_checks
 
+# The demo `make dbt-test` built for this run of make test / make check (Makefile, CI_DEMO): source.duckdb,
+# nba.duckdb, build.log, target/. The tests copy it; without it the session builds its own, the same way.
+DEMO_ENV = "CI_DEMO_DIR"
+
+
+def handed_demo() -> Path | None:
+    """The directory of the demo make handed over (CI_DEMO_DIR), or None when pytest runs on its own."""
+    value = os.environ.get(DEMO_ENV)
+    return Path(value) if value else None
+
 
 @pytest.fixture(scope="session")
 def demo_source_db(tmp_path_factory):
     """The demo slice of Phase 3 data, generated once; tests copy it, never modify it."""
-    return generate_demo(tmp_path_factory.mktemp("demo_source") / "demo.duckdb")
+    handed = handed_demo()
+    if handed:
+        return handed / "source.duckdb"
+    return once_per_session(tmp_path_factory, "demo_source",
+                            lambda workdir: generate_demo(workdir / "source.duckdb")) / "source.duckdb"
 
 
 @pytest.fixture
@@ -31,6 +45,16 @@ class FullBuild:
     db: Path  # the database right after the build: copy it, never modify it
     result: subprocess.CompletedProcess  # the build's output (run window line, rows written)
     grain_checks: tuple  # (declared, ran) staging and intermediate grain checks of the build
+
+
+def finished_build(workdir: Path, args: list[str]) -> FullBuild:
+    """The build `args` in `workdir`, laid out as `make dbt-test` leaves it: nba.duckdb, target/ (its
+    manifest and run results) and build.log (its output, written when it passed)."""
+    project = DbtProject.__new__(DbtProject)  # the built project as it is (no new copy of the sources)
+    project.workdir, project.db = workdir, workdir / "nba.duckdb"
+    output = re.sub(r"\x1b\[[0-9;]*m", "", (workdir / "build.log").read_text())
+    result = subprocess.CompletedProcess(args, 0, output, "")
+    return FullBuild(project.db, result, grain_checks(project))
 
 
 def session_shared_dir(tmp_path_factory) -> Path:
@@ -73,31 +97,43 @@ def dbt_template_cache():
     enable_test_caching()
 
 
-def shared_build(tmp_path_factory, demo_source_db, name: str, *args: str) -> FullBuild:
-    """`dbt build <args>` (no unit tests) of the demo slice, once per session under `name`; with
-    pytest-xdist the workers share it (the first one to take the lock builds it, the others wait)."""
+def once_per_session(tmp_path_factory, name: str, create) -> Path:
+    """The session's directory `name`, filled by create(directory) once; with pytest-xdist the workers
+    share it (the first one to take the lock creates it, the others wait)."""
     shared = session_shared_dir(tmp_path_factory)
     workdir = shared / name
     with open(shared / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        done = workdir / "build_output.json"
+        done = workdir / ".done"
         if not done.exists():
             workdir.mkdir(exist_ok=True)
-            result = build_models(DbtProject(workdir, demo_source_db, artifacts=True), *args)
-            done.write_text(json.dumps({"args": result.args, "stdout": result.stdout, "stderr": result.stderr}))
-    output = json.loads(done.read_text())
-    project = DbtProject.__new__(DbtProject)  # the built project as it is (no new copy of the sources)
-    project.workdir, project.db = workdir, workdir / "nba.duckdb"
-    result = subprocess.CompletedProcess(output["args"], 0, output["stdout"], output["stderr"])
-    return FullBuild(project.db, result, grain_checks(project))
+            create(workdir)
+            done.touch()
+    return workdir
+
+
+def shared_build(tmp_path_factory, demo_source_db, name: str, *args: str) -> FullBuild:
+    """`dbt build <args>` (no unit tests) of the demo slice, once per session under `name`."""
+    def build(workdir: Path) -> None:
+        result = build_models(DbtProject(workdir, demo_source_db, artifacts=True), *args)
+        (workdir / "build.log").write_text(result.stdout)
+
+    return finished_build(once_per_session(tmp_path_factory, name, build), ["dbt", "build", *args])
+
+
+# The demo's full build as `make dbt-test` runs it (Makefile); built here, its unit tests are left out.
+FULL_BUILD_ARGS = ("--full-refresh", "--vars", "{completeness_severity: warn}")
 
 
 @pytest.fixture(scope="session")
 def full_build(tmp_path_factory, demo_source_db) -> FullBuild:
-    """The demo slice built once with every date, as a first build does (`dbt build` without window
-    vars, on a database where nothing was built: every model, seed and data test; no unit tests).
-    Modules that need the whole demo built start from a copy instead of building it again."""
-    return shared_build(tmp_path_factory, demo_source_db, "full_build")
+    """The demo slice built once with every date, as `make dbt-test` builds it (a first build, no window
+    vars: every model, seed and data test): the build make handed over, else the session's own (without
+    the unit tests). Modules that need the whole demo built start from a copy instead of building it again."""
+    handed = handed_demo()
+    if handed:
+        return finished_build(handed, ["dbt", "build", *FULL_BUILD_ARGS])
+    return shared_build(tmp_path_factory, demo_source_db, "full_build", *FULL_BUILD_ARGS)
 
 
 RANGE_START, RANGE_END = "2021-11-26", "2021-11-30"  # 11-26: first game date after Thanksgiving

@@ -2,8 +2,9 @@
 
 Each `DbtProject` gets its own database file, target path, log path and profiles dir, so tests
 never touch the developer's `data/nba.duckdb` or `target/` and can run one after another safely.
-The Phase 3 demo slice is generated once per session and copied for each project. dbt runs inside
-the test process (run_in_process), as a subprocess only when called from another thread.
+The Phase 3 demo slice is generated once (by `make dbt-test` when make hands it over, else once per
+session: conftest.py) and copied for each project. dbt runs inside the test process (run_in_process),
+as a subprocess only when called from another thread.
 """
 from __future__ import annotations
 

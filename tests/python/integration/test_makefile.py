@@ -13,7 +13,7 @@ from dbt_harness import PREDICTIONS, REPO
 
 
 def dry_run(target: str, env_extra: dict, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("DB", "DBT_DUCKDB_PATH")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DB", "DBT_DUCKDB_PATH", "CI_DEMO_DIR")}
     result = subprocess.run(["make", "-n", target, *args], cwd=REPO, env={**env, **env_extra},
                             capture_output=True, text=True, check=True)
     return result.stdout
@@ -72,14 +72,15 @@ def test_make_demo_with_dbt_duckdb_path_builds_the_store_in_that_file_only(tmp_p
     assert after == before, "make demo with DBT_DUCKDB_PATH set touched data/nba.duckdb"
 
 
-def test_browser_check_builds_its_own_database_unless_it_is_handed_one():
-    # Alone, it generates and builds target/browser.duckdb; `make test` hands it the database
-    # dbt-test has just built, and then it builds nothing and reads only that one.
-    alone = dry_run("browser-check", {})
-    assert "nba_phase3_gen --db target/browser.duckdb" in alone and " build " in alone, alone
-    assert database_paths(alone) == {"target/browser.duckdb"}, alone
-    handed = dry_run("browser-check", {}, "BROWSER_DB=target/ci.duckdb")
-    assert "nba_phase3_gen" not in handed and " build " not in handed and " seed " not in handed, handed
-    assert database_paths(handed) == {"target/ci.duckdb"}, handed
+def test_make_test_builds_the_demo_once_and_every_later_step_is_handed_it():
+    # One generation and one dbt build of the demo (dbt-test); the groups after it get its directory.
     whole = dry_run("test", {})
-    assert "browser-check BROWSER_DB=target/ci.duckdb" in whole and "DBT_DUCKDB_PATH=target/ci.duckdb" in whole
+    assert whole.count("nba_phase3_gen") == 1 and whole.count(" build --full-refresh") == 1, whole
+    assert re.search(r"-j3 .*pytest checks-bigquery checks-project CI_DEMO_DIR=/\S+", whole), whole
+    # Alone, the browser check builds the demo first; handed one, it builds nothing and reads a copy.
+    alone = dry_run("browser-check", {})
+    assert "nba_phase3_gen" in alone and " build " in alone, alone
+    handed = dry_run("browser-check", {"CI_DEMO_DIR": "/some/demo"})
+    assert "nba_phase3_gen" not in handed and " build " not in handed and " seed " not in handed, handed
+    assert "cp /some/demo/nba.duckdb target/browser.duckdb" in handed, handed
+    assert database_paths(handed) == {"target/browser.duckdb"}, handed
