@@ -1,6 +1,6 @@
 """Offline proof that the project renders valid BigQuery SQL (no BigQuery account, no network).
 
-    .venv/bin/python scripts/bigquery_check.py [--work-dir /tmp/bq/check]
+    .venv/bin/python scripts/bigquery_check.py [--work-dir target/bq/check]
 
 1. `dbt compile --target prod --no-populate-cache --no-introspect --selector bigquery_offline` with
    the dummy-token profile of tests/bigquery/profiles.yml, in three run-window modes (full refresh,
@@ -369,7 +369,8 @@ def reference_problems(manifest: dict, compiled: dict[str, str]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work-dir", default=os.environ.get("BQ_CHECK_DIR", "/tmp/bq/check"), type=Path)
+    # under this checkout's target/: two clones checking side by side never share work files
+    parser.add_argument("--work-dir", default=os.environ.get("BQ_CHECK_DIR", PROJECT_DIR / "target" / "bq" / "check"), type=Path)
     parser.add_argument("--jobs", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     args = parser.parse_args()
     work_dir: Path = args.work_dir.resolve()
