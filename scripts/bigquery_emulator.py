@@ -1,6 +1,6 @@
 """Build the project on a local BigQuery emulator (crucible-emulator), offline but for PyPI.
 
-    .venv/bin/python scripts/bigquery_emulator.py [--work-dir target/bq/emulator] [--no-parity]
+    .venv/bin/python scripts/bigquery_emulator.py [--work-dir /tmp/bq/emulator] [--no-parity]
 
 Steps (any failure makes the exit status non-zero; the server is always stopped):
  1. Create the emulator's own virtualenv (crucible pins duckdb 1.5) with crucible-emulator[server],
@@ -678,8 +678,7 @@ def correction_scenario(report: Report, client, work_dir: Path, demo_db: Path, e
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get(  # this checkout's: clones never share it
-        "BQ_EMULATOR_DIR", PROJECT_DIR / "target" / "bq" / "emulator")))
+    parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("BQ_EMULATOR_DIR", "/tmp/bq/emulator")))
     parser.add_argument("--no-parity", action="store_true", help="skip the DuckDB parity build")
     args = parser.parse_args()
     work_dir = args.work_dir.resolve()
