@@ -5,6 +5,12 @@ Each test drives real `dbt build` runs on a private copy of the demo slice (firs
 2021-22) and compares the stored output tables before and after a change of the sources:
 what is rewritten (written_at advances, data_hash changes), what is kept byte for byte, what is
 deleted. One dbt invocation costs several seconds, so read-only checks share one built project.
+
+What the differential scenarios (test_differential.py) already prove for every correction is not
+repeated here: a re-run without changes writes nothing (`duplicate`), a player leaving the slate
+loses exactly his rows (`slate`), late box scores (`late_game`). These tests check what only a
+hand-computed expectation shows: the new values after one changed box score, a range equal to its
+single dates, and the catch-up window.
 """
 from __future__ import annotations
 
@@ -20,7 +26,6 @@ from dbt_harness import (
     build_models,
     output_of,
     changed_keys,
-    key_counts,
     rows_written,
     run_window_logged,
 )
@@ -29,10 +34,6 @@ D = "2021-11-30"  # the last date with box scores in the demo slice; 2021-12-01 
 D_DATE = dt.date(2021, 11, 30)
 RANGE_VARS = "{start_date: 2021-11-28, end_date: 2021-11-30}"
 RANGE_DATES = [dt.date(2021, 11, 28), dt.date(2021, 11, 29), dt.date(2021, 11, 30)]
-# version 2 of the store holds version 1's rows (its spine), so it changes wherever version 1 does
-PLAYER_TABLES = ["player_shot_zone_analysis", "player_daily_cache", "player_composite_factors", "ml_feature_store_v2",
-                 "ml_feature_store_v2_v2"]
-SLATE_TABLES = ["player_daily_cache", "player_composite_factors", "ml_feature_store_v2", "ml_feature_store_v2_v2"]
 PGS = "nba_analytics.player_game_summary"
 UPCOMING = "nba_analytics.upcoming_player_game_context"
 
@@ -88,45 +89,7 @@ def last_10_played_points(project: DbtProject, player: str) -> list[int]:
 
 
 # --------------------------------------------------------------------------------------------------
-# A range built once for the read-only checks (1 and 5)
-# --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def range_project(tmp_path_factory, demo_source_db):
-    """Range 2021-11-28..2021-11-30 built once: (project, first result, state right after the build)."""
-    project = DbtProject(tmp_path_factory.mktemp("range_project"), demo_source_db)
-    result = build_models(project, "--vars", RANGE_VARS)
-    return project, result, all_states(project)
-
-
-# --------------------------------------------------------------------------------------------------
-# 1. No-op re-run
-# --------------------------------------------------------------------------------------------------
-
-
-def test_rerun_of_same_window_writes_nothing(range_project):
-    project, first, before = range_project
-    assert run_window_logged(first) == ("range", "2021-11-28", "2021-11-30")
-    # The first build wrote every row it holds (nothing existed before).
-    assert rows_written(first) == {name: len(before[name]) for name in OUTPUT_TABLES}
-    for name in OUTPUT_TABLES:
-        assert len(before[name]) > 0, f"{name}: the window built no rows"
-        dates = {key[-1] for key in before[name]}
-        assert dates == set(RANGE_DATES), f"{name}: dates {sorted(dates)}"
-
-    second = build_models(project, "--vars", RANGE_VARS)
-
-    assert run_window_logged(second) == ("range", "2021-11-28", "2021-11-30")
-    assert_no_rows_written(second, "re-run of the same window")
-    after = all_states(project)
-    for name in OUTPUT_TABLES:
-        # Same keys, same data_hash, same processed_at / updated_at, same created_at.
-        assert after[name] == before[name], f"{name}: {len(changed_keys(before[name], after[name]))} rows differ"
-
-
-# --------------------------------------------------------------------------------------------------
-# 2. One upstream row changes
+# 1. One upstream row changes
 # --------------------------------------------------------------------------------------------------
 
 
@@ -221,138 +184,15 @@ def test_one_changed_box_score_rewrites_only_that_players_rows(built_d):
 
 
 # --------------------------------------------------------------------------------------------------
-# 3. Duplicate source rows
+# 2. A range equals its single dates
 # --------------------------------------------------------------------------------------------------
 
 
-def insert_copy(project, table: str, where: str, params: list, set_sql: str) -> None:
-    """Insert a copy of the rows of `table` matching `where`, with the columns of set_sql replaced."""
-    project.execute(f"""
-        insert into {table} by name
-        select * replace ({set_sql}) from {table} where {where}
-    """, params)
-
-
-def test_duplicate_source_rows_keep_keys_unique_and_latest_row_wins(project):
-    # A player of D's slate with 10 played games; his newest game and his slate row get duplicates.
-    candidates = project.query(f"""
-        with played as (
-            select player_lookup, game_id, game_date, points, processed_at,
-                   row_number() over (partition by player_lookup order by game_date desc) as recency,
-                   count(*) over (partition by player_lookup) as games
-            from {PGS}
-            where game_date < date '{D}' and is_active and minutes_played > 0
-        )
-        select played.player_lookup, played.game_id, played.points
-        from played
-        inner join {UPCOMING} as upcoming
-            on upcoming.player_lookup = played.player_lookup and upcoming.game_date = date '{D}'
-        where played.recency = 1 and played.games >= 12 and lower(upcoming.player_status) = 'available'
-        order by played.player_lookup
-        limit 1
-    """)
-    assert candidates, "no suitable player"
-    player, game_id, points = candidates[0]
-    last_10 = last_10_played_points(project, player)
-    assert len(last_10) == 10
-
-    game = "player_lookup = ? and game_id = ?"
-    slate = "player_lookup = ? and game_date = date '" + D + "'"
-    # A later correction (+30 points) and an older stale copy (+100 points) of his newest game,
-    # and a later upcoming-context row marking him questionable.
-    insert_copy(project, PGS, game, [player, game_id],
-                "points + 30 as points, ft_makes + 30 as ft_makes, substr(md5('dup_later_1'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
-    insert_copy(project, PGS, game + " and data_hash <> substr(md5('dup_later_1'), 1, 16)", [player, game_id],
-                "points + 100 as points, substr(md5('dup_older'), 1, 16) as data_hash, processed_at - interval 1 day as processed_at")
-    insert_copy(project, UPCOMING, slate, [player],
-                "'questionable' as player_status, substr(md5('dup_ctx_1'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
-    assert project.query(f"select count(*) from {PGS} where {game}", [player, game_id]) == [(3,)]
-
-    build_models(project, "--vars", date_vars(D))
-
-    def check(label: str, extra_points: int, injury_risk: float):
-        for name in OUTPUT_TABLES:
-            rows, keys = key_counts(project, name)
-            assert rows == keys, f"{label}: {name} holds {rows - keys} duplicate keys"
-        pdc = project.query(
-            f"select points_avg_last_5, points_avg_last_10 from dev_nba_precompute.player_daily_cache "
-            f"where player_lookup = ? and cache_date = date '{D}'", [player])
-        assert pdc == [(Decimal(sum(last_10[:5]) + extra_points) / 5, Decimal(sum(last_10) + extra_points) / 10)], label
-        features = project.query(
-            f"select features[2], features[11] from dev_nba_predictions.ml_feature_store_v2 "
-            f"where player_lookup = ? and game_date = date '{D}'", [player])
-        assert features == [(pytest.approx(float(sum(last_10) + extra_points) / 10), injury_risk)], label
-
-    check("first build", 30, 2.0)  # questionable -> injury_risk 2
-
-    # Incremental run: an even later correction (+50) and an even later context row (probable).
-    insert_copy(project, PGS, game + " and data_hash = substr(md5('dup_later_1'), 1, 16)", [player, game_id],
-                "points - 30 + 50 as points, ft_makes - 30 + 50 as ft_makes, substr(md5('dup_later_2'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
-    insert_copy(project, UPCOMING, slate + " and data_hash = substr(md5('dup_ctx_1'), 1, 16)", [player],
-                "'probable' as player_status, substr(md5('dup_ctx_2'), 1, 16) as data_hash, processed_at + interval 1 day as processed_at")
-    before = all_states(project)
-    result = build_models(project, "--vars", date_vars(D))
-    after = all_states(project)
-
-    check("incremental run", 50, 1.0)  # probable -> injury_risk 1
-    for name in OUTPUT_TABLES:
-        assert len(after[name]) == len(before[name]), name
-    # Only his rows were rewritten (the changed game is his newest, so also his shot-zone row).
-    changed = {name: changed_keys(before[name], after[name]) for name in OUTPUT_TABLES}
-    assert changed["team_defense_zone_analysis"] == set()
-    for name in PLAYER_TABLES:
-        assert changed[name] == {(player, D_DATE)}, name
-    assert rows_written(result) == {name: len(keys) for name, keys in changed.items()}
-
-
-# --------------------------------------------------------------------------------------------------
-# 4. Stale rows are removed
-# --------------------------------------------------------------------------------------------------
-
-
-def test_player_leaving_the_slate_loses_his_rows_for_that_date_only(built_d):
-    project = built_d
-    # A slate player with rows in all three slate tables, whose upcoming team is the team of his
-    # latest game (so his shot-zone row, which does not need the slate, stays the same).
-    player = project.query(f"""
-        select upcoming.player_lookup
-        from {UPCOMING} as upcoming
-        inner join dev_nba_precompute.player_daily_cache as pdc
-            on pdc.player_lookup = upcoming.player_lookup and pdc.cache_date = upcoming.game_date
-        inner join dev_nba_precompute.player_shot_zone_analysis as psza
-            on psza.player_lookup = upcoming.player_lookup and psza.analysis_date = upcoming.game_date
-        where upcoming.game_date = date '{D}'
-          and upcoming.team_abbr = (select team_abbr from {PGS} as pgs where pgs.player_lookup = upcoming.player_lookup
-                                    and pgs.game_date < date '{D}' order by game_date desc limit 1)
-        order by upcoming.player_lookup
-        limit 1
-    """)[0][0]
-    before = all_states(project)
-    for name in SLATE_TABLES + ["player_shot_zone_analysis"]:
-        assert (player, D_DATE) in before[name], name
-
-    project.execute(f"delete from {UPCOMING} where player_lookup = ? and game_date = date '{D}'", [player])
-    result = build_models(project, "--vars", date_vars(D))
-    after = all_states(project)
-
-    assert_no_rows_written(result, "after deleting one slate row")
-    for name in OUTPUT_TABLES:
-        expected = {key: state for key, state in before[name].items()
-                    if not (name in SLATE_TABLES and key == (player, D_DATE))}
-        assert after[name] == expected, (
-            f"{name}: changed {sorted(changed_keys(expected, after[name]))[:5]}")
-    for name in SLATE_TABLES:
-        assert len(after[name]) == len(before[name]) - 1, name
-
-
-# --------------------------------------------------------------------------------------------------
-# 5. A range equals its single dates
-# --------------------------------------------------------------------------------------------------
-
-
-def test_range_build_equals_single_date_builds(range_project, tmp_path, demo_source_db):
-    _, _, ranged = range_project
-    singles = DbtProject(tmp_path, demo_source_db)
+def test_range_build_equals_single_date_builds(tmp_path, demo_source_db):
+    ranges = DbtProject(tmp_path / "range", demo_source_db)
+    build_models(ranges, "--vars", RANGE_VARS)
+    ranged = all_states(ranges)
+    singles = DbtProject(tmp_path / "singles", demo_source_db)
     for date in RANGE_DATES:
         build_models(singles, "--vars", date_vars(date.isoformat()))
     single = all_states(singles)
@@ -365,7 +205,7 @@ def test_range_build_equals_single_date_builds(range_project, tmp_path, demo_sou
 
 
 # --------------------------------------------------------------------------------------------------
-# 6. Catch-up and full refresh without vars
+# 3. Catch-up and full refresh without vars
 # --------------------------------------------------------------------------------------------------
 
 

@@ -95,11 +95,6 @@ def assert_clean_build(result: subprocess.CompletedProcess) -> None:
     assert f"WARN={len(warned)} " in line, line
 
 
-def hashes(state: dict) -> dict:
-    """{table: {key: data_hash}} of an all_states() result."""
-    return {name: {key: value[0] for key, value in rows.items()} for name, rows in state.items()}
-
-
 def hash_state(db: Path) -> dict:
     """{table: {key: data_hash}} read straight from a database file."""
     with duckdb.connect(str(db), read_only=True) as con:
@@ -556,56 +551,7 @@ def test_dropped_source_column_fails_naming_it(baseline):
 
 
 # --------------------------------------------------------------------------------------------------
-# 4. Late-arriving box scores
-# --------------------------------------------------------------------------------------------------
-
-
-def test_late_box_scores_rewrite_exactly_the_dependent_rows(tmp_path, demo_source_db, baseline):
-    late_game = "20211124_DAL_MIN"
-    project = DbtProject(tmp_path, demo_source_db, artifacts=True)
-    project.execute(f"create table main.late_box_scores as select * from {PGS} where game_id = ?", [late_game])
-    project.execute(f"delete from {PGS} where game_id = ?", [late_game])
-    clean = hashes(baseline.state)
-
-    # 1. The range is built while the game's box scores are missing: the gate warns by name.
-    warn_vars = "{start_date: " + D + ", end_date: " + END + ", completeness_severity: warn}"
-    first = build_models(project, "--vars", warn_vars)
-    assert "Warning in test completeness_gate_box_scores" in output_of(first)
-    assert f"completeness gate (box scores): game {late_game} on 2021-11-24 is missing DAL: player box scores" in output_of(first)
-    missing = all_states(project)
-    stale = {name: {key for key, value in rows.items() if clean[name].get(key) != value[0]} | (clean[name].keys() - rows.keys())
-             for name, rows in missing.items()}
-    assert any(stale[name] for name in OUTPUT_TABLES), "the missing game changed nothing"
-
-    # 2. The box scores arrive; D is re-run: exactly D's rows that depend on them change, and they
-    #    become what a build with complete data writes. Later dates keep their (stale) rows.
-    project.execute(f"insert into {PGS} select * from main.late_box_scores")
-    second = build_models(project, "--vars", "{date: " + D + ", completeness_severity: warn}")
-    assert named_test_result(run_results(project), "completeness_gate_box_scores")["status"] == "pass"
-    rerun = all_states(project)
-    stale_on_d = {name: {key for key in keys if str(key[-1]) == D} for name, keys in stale.items()}
-    for name in OUTPUT_TABLES:
-        changed = changed_keys(missing[name], rerun[name])
-        assert changed == stale_on_d[name], f"{name}: changed {len(changed)}, dependent {len(stale_on_d[name])}"
-        on_d = {key: value[0] for key, value in rerun[name].items() if str(key[-1]) == D}
-        assert on_d == {key: h for key, h in clean[name].items() if str(key[-1]) == D}, name
-    assert rows_written(second) == {name: len(stale_on_d[name]) for name in OUTPUT_TABLES}
-    late_players = {row[0] for row in project.query(f"select player_lookup from main.late_box_scores where is_active")}
-    assert late_players & {key[0] for key in stale_on_d["player_shot_zone_analysis"]}
-
-    # 3. A backfill of the later dates picks the game up: every table equals the clean build.
-    later = "{start_date: 2021-11-27, end_date: " + END + ", completeness_severity: warn}"
-    third = build_models(project, "--vars", later)
-    final = all_states(project)
-    for name in OUTPUT_TABLES:
-        assert hashes(final)[name] == clean[name], name
-        expected = stale[name] - stale_on_d[name]
-        assert changed_keys(rerun[name], final[name]) == expected, name
-    assert rows_written(third) == {name: len(stale[name] - stale_on_d[name]) for name in OUTPUT_TABLES}
-
-
-# --------------------------------------------------------------------------------------------------
-# 5. Concurrent and interrupted runs
+# 4. Concurrent and interrupted runs
 # --------------------------------------------------------------------------------------------------
 
 
@@ -726,7 +672,7 @@ def test_killed_run_leaves_each_table_as_before_or_after_and_the_next_run_comple
 
 
 # --------------------------------------------------------------------------------------------------
-# 6. Output schema: all-NULL columns of the Python models, leftover temp tables
+# 5. Output schema: all-NULL columns of the Python models, leftover temp tables
 # --------------------------------------------------------------------------------------------------
 
 
@@ -758,7 +704,7 @@ def test_no_output_column_is_typed_null_after_an_early_season_first_build(never_
 
 
 # --------------------------------------------------------------------------------------------------
-# 7. Secrets and git hygiene
+# 6. Secrets and git hygiene
 # --------------------------------------------------------------------------------------------------
 
 SECRET_PATTERNS = {
