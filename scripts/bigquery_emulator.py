@@ -1,6 +1,10 @@
 """Build the project on a local BigQuery emulator (crucible-emulator), offline but for PyPI.
 
-    .venv/bin/python scripts/bigquery_emulator.py [--work-dir /tmp/bq/emulator] [--no-parity]
+    .venv/bin/python scripts/bigquery_emulator.py [--work-dir DIR] [--no-parity]
+
+DIR defaults to /tmp/bq/emulator-<checkout>, one per checkout (named by a hash of the checkout's path:
+two clones checking side by side do not share it; the emulator does not accept a folder inside the
+project's own target/); $BQ_EMULATOR_DIR overrides it.
 
 Steps (any failure makes the exit status non-zero; the server is always stopped):
  1. Create the emulator's own virtualenv (crucible pins duckdb 1.5) with crucible-emulator[server],
@@ -47,6 +51,7 @@ DBT_TARGET_PATH and DBT_LOG_PATH under --work-dir. The last line reads
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -676,9 +681,14 @@ def correction_scenario(report: Report, client, work_dir: Path, demo_db: Path, e
 # --------------------------------------------------------------------------------------------
 
 
+def default_work_dir() -> Path:
+    """/tmp/bq/emulator-<hash of this checkout's path>: one work folder per checkout."""
+    return Path("/tmp/bq") / f"emulator-{hashlib.sha256(str(PROJECT_DIR).encode()).hexdigest()[:10]}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("BQ_EMULATOR_DIR", "/tmp/bq/emulator")))
+    parser.add_argument("--work-dir", type=Path, default=Path(os.environ.get("BQ_EMULATOR_DIR") or default_work_dir()))
     parser.add_argument("--no-parity", action="store_true", help="skip the DuckDB parity build")
     args = parser.parse_args()
     work_dir = args.work_dir.resolve()
