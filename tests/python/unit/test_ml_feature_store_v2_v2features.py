@@ -208,7 +208,7 @@ def test_each_model_version_has_one_feature_set_named_after_it_and_the_latest_is
     `v<model version>_` (`make training-set VERSION=n` finds a version by it), and its active row."""
     import yaml
 
-    spec = yaml.safe_load((ROOT / "models/predictions/_predictions__models.yml").read_text())
+    spec = yaml.safe_load((ROOT / "models/predictions/ml_feature_store_v2.yml").read_text())
     store = next(model for model in spec["models"] if model["name"] == "ml_feature_store_v2")
     versions = sorted(int(entry["v"]) for entry in store["versions"])
     rows = seed_rows()
