@@ -20,26 +20,59 @@
 -- each (date, player, feature) is judged once and its verdict is reported for every version holding
 -- the feature. A market feature labelled `missing` (no prop line before tip-off) is no value of the
 -- distribution.
-with store_rows as (
+with schedule_sides as (
     select
+        game_id,
         game_date,
-        player_lookup,
-        opponent_team_abbr,
-        is_home,
-        -- the row's schedule context: its team's rest days and its opponent's (the other side's
-        -- rows of the same game), 99 when unknown
-        coalesce(days_rest, 99) * 100 + coalesce(case
-            when is_home then max(case when not is_home then days_rest end) over (partition by game_date, game_id, feature_version)
-            else max(case when is_home then days_rest end) over (partition by game_date, game_id, feature_version)
-        end, 99) as context_key,
-        feature_version,
-        feature_names,
-        features,
-        feature_sources
-    from {{ ref('int_ml_feature_store_v2__versions') }}
+        home_team_tricode as team_abbr,
+        true as is_home
+    from {{ ref('stg_nba_raw__schedule') }}
+    where {{ window_filter('game_date', lookback_days + 7) }}
+    union all
+    select
+        game_id,
+        game_date,
+        away_team_tricode as team_abbr,
+        false as is_home
+    from {{ ref('stg_nba_raw__schedule') }}
+    where {{ window_filter('game_date', lookback_days + 7) }}
+),
+
+-- Each team side's games in the 7 days before its game (how dense its schedule was).
+team_week_games as (
+    select
+        game_side.game_id,
+        game_side.is_home,
+        count(earlier_game.game_id) as week_games
+    from schedule_sides as game_side
+    left join schedule_sides as earlier_game
+        on
+            game_side.team_abbr = earlier_game.team_abbr
+            and earlier_game.game_date between {{ date_add_days('game_side.game_date', -7) }} and {{ date_add_days('game_side.game_date', -1) }}
+    group by game_side.game_id, game_side.is_home
+),
+
+store_rows as (
+    select
+        store.game_date,
+        store.player_lookup,
+        store.opponent_team_abbr,
+        store.is_home,
+        -- the row's schedule context: its team's rest days, its opponent's (the other side's rows of
+        -- the same game) and its team's games in the 7 days before the game, 99 when unknown
+        (coalesce(store.days_rest, 99) * 100 + coalesce(case
+            when store.is_home then max(case when not store.is_home then store.days_rest end) over (partition by store.game_date, store.game_id, store.feature_version)
+            else max(case when store.is_home then store.days_rest end) over (partition by store.game_date, store.game_id, store.feature_version)
+        end, 99)) * 100 + coalesce(team_week_games.week_games, 99) as context_key,
+        store.feature_version,
+        store.feature_names,
+        store.features,
+        store.feature_sources
+    from {{ ref('int_ml_feature_store_v2__versions') }} as store
+    left join team_week_games on store.game_id = team_week_games.game_id and store.is_home = team_week_games.is_home
     where
-        {{ window_filter('game_date', lookback_days) }}
-        and not early_season_flag
+        {{ window_filter('store.game_date', lookback_days) }}
+        and not store.early_season_flag
 ),
 
 version_values as (
@@ -436,7 +469,9 @@ reference_contexts as (
         context_counts.feature_name,
         context_counts.context_key,
         min(context_counts.feature_value) as context_value,
-        min(context_counts.feature_value) = max(context_counts.feature_value) as is_single
+        min(context_counts.feature_value) = max(context_counts.feature_value) as is_single,
+        sum(context_counts.feature_value * context_counts.value_count) as context_sum,
+        sum(context_counts.value_count) as context_count
     from reference_days
     inner join context_counts on reference_days.reference_date = context_counts.game_date
     group by reference_days.game_date, context_counts.feature_name, context_counts.context_key
@@ -466,6 +501,90 @@ schedule_mismatches as (
             and context_counts.context_key = reference_contexts.context_key
     where {{ window_filter('context_counts.game_date') }}
     group by context_counts.game_date, context_counts.feature_name
+),
+
+-- The mean in the same schedule contexts. The slate's schedule moves a feature's daily mean (a
+-- slate of back-to-backs is more tired): a day's mean is judged against the reference's means of
+-- the contexts its rows are in, as a residual (its values minus their context's reference mean,
+-- averaged). The mean a day is held to leaves that day's own values out (a reference day is not
+-- judged against itself), and rows in a context no other reference day holds are left out. The
+-- reference days' residuals give how far a day moves by itself.
+context_sums as (
+    select
+        game_date,
+        feature_name,
+        context_key,
+        sum(feature_value * value_count) as value_sum,
+        sum(value_count) as value_count
+    from context_counts
+    group by game_date, feature_name, context_key
+),
+
+reference_residuals as (
+    select
+        reference_days.game_date,
+        context_sums.feature_name,
+        reference_days.reference_date,
+        sum(
+            context_sums.value_sum - context_sums.value_count
+            * (reference_contexts.context_sum - context_sums.value_sum) / (reference_contexts.context_count - context_sums.value_count)
+        ) / sum(context_sums.value_count) as residual
+    from reference_days
+    inner join context_sums on reference_days.reference_date = context_sums.game_date
+    inner join reference_contexts
+        on
+            reference_days.game_date = reference_contexts.game_date
+            and context_sums.feature_name = reference_contexts.feature_name
+            and context_sums.context_key = reference_contexts.context_key
+    where reference_contexts.context_count > context_sums.value_count
+    group by reference_days.game_date, context_sums.feature_name, reference_days.reference_date
+),
+
+reference_residual_spread as (
+    select
+        game_date,
+        feature_name,
+        avg(residual) as residual_mean,
+        round(stddev_samp(residual), 9) as residual_std
+    from reference_residuals
+    group by game_date, feature_name
+),
+
+-- The pooled days' values per context, with the part D's reference already holds (a pooled day
+-- before D is one of its reference days).
+pooled_context_sums as (
+    select
+        pool_days.game_date,
+        pool_days.feature_name,
+        context_sums.context_key,
+        context_sums.value_sum,
+        context_sums.value_count,
+        case when reference_days.reference_date is null then 0 else context_sums.value_sum end as reference_value_sum,
+        case when reference_days.reference_date is null then 0 else context_sums.value_count end as reference_value_count
+    from pool_days
+    inner join context_sums
+        on pool_days.pool_date = context_sums.game_date and pool_days.feature_name = context_sums.feature_name
+    left join reference_days
+        on pool_days.game_date = reference_days.game_date and pool_days.pool_date = reference_days.reference_date
+),
+
+pooled_residuals as (
+    select
+        pooled_context_sums.game_date,
+        pooled_context_sums.feature_name,
+        sum(
+            pooled_context_sums.value_sum - pooled_context_sums.value_count
+            * (reference_contexts.context_sum - pooled_context_sums.reference_value_sum)
+            / (reference_contexts.context_count - pooled_context_sums.reference_value_count)
+        ) / sum(pooled_context_sums.value_count) as residual
+    from pooled_context_sums
+    inner join reference_contexts
+        on
+            pooled_context_sums.game_date = reference_contexts.game_date
+            and pooled_context_sums.feature_name = reference_contexts.feature_name
+            and pooled_context_sums.context_key = reference_contexts.context_key
+    where reference_contexts.context_count > pooled_context_sums.reference_value_count
+    group by pooled_context_sums.game_date, pooled_context_sums.feature_name
 ),
 
 -- Bin edges. A discrete feature (at most 10 distinct values in the reference) is binned by value:
@@ -641,9 +760,17 @@ measured as (
         psi.psi_bins,
         psi.psi,
         -- the current sample's mean against the reference's, in standard errors of a sample of that
-        -- many game days (the reference's day-to-day spread of daily means / sqrt(days))
-        (pooled_summary.pooled_mean - reference_summary.reference_mean)
-        / nullif(reference_summary.reference_daily_mean_std / sqrt(pooled_summary.pooled_game_days), 0) as drift_z,
+        -- many game days (the day-to-day spread / sqrt(days)): against the reference's means of the
+        -- same schedule contexts when that makes the reference days' own spread smaller (the
+        -- schedule moves the feature), otherwise against the reference's mean
+        case
+            when reference_residual_spread.residual_std < reference_summary.reference_daily_mean_std
+                then
+                    (pooled_residuals.residual - reference_residual_spread.residual_mean)
+                    / nullif(reference_residual_spread.residual_std / sqrt(pooled_summary.pooled_game_days), 0)
+            else (pooled_summary.pooled_mean - reference_summary.reference_mean)
+                / nullif(reference_summary.reference_daily_mean_std / sqrt(pooled_summary.pooled_game_days), 0)
+        end as drift_z,
         -- the date's mean change per player (since his previous game day) against the reference's
         -- daily mean changes, in their standard deviations: a shift of every value is a jump
         -- (the player's and the team side's change; change_z is the one further out)
@@ -673,6 +800,10 @@ measured as (
         on daily.game_date = psi.game_date and daily.feature_name = psi.feature_name
     left join pooled_summary
         on daily.game_date = pooled_summary.game_date and daily.feature_name = pooled_summary.feature_name
+    left join pooled_residuals
+        on daily.game_date = pooled_residuals.game_date and daily.feature_name = pooled_residuals.feature_name
+    left join reference_residual_spread
+        on daily.game_date = reference_residual_spread.game_date and daily.feature_name = reference_residual_spread.feature_name
     left join daily_changes
         on daily.game_date = daily_changes.game_date and daily.feature_name = daily_changes.feature_name
     left join constant_runs

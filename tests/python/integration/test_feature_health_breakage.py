@@ -30,10 +30,10 @@ BROKEN_DAYS = 3  # an alert is due within the first 3 game days of a breakage
 REFERENCE_DAYS = 28  # an onset has a full reference (var feature_health_reference_game_days)
 UNTIL = "2022-01-31"
 # Breakages of this slice that health does not catch within 3 game days (docs/feature_health.md,
-# "What health catches"): a shift of fatigue_score, whose daily mean and players' changes move this
-# much by themselves with the schedule, and minutes_change frozen at 0 from 2021-12-01, when 99.7% of
-# the reference is 0 (players have played 10 games or fewer) and the freeze changes 17 of 630 values.
-# Listed so that any other miss fails.
+# "What health catches"): the shift of fatigue_score from 2022-01-02, whose daily mean moves this
+# much by itself within the same schedule contexts on those days, and minutes_change frozen at 0
+# from 2021-12-01, when 99.7% of the reference is 0 (players have played 10 games or fewer) and the
+# freeze changes 17 of 630 values. Listed so that any other miss fails.
 KNOWN_GAPS = {
     "shift": {"fatigue_score"},
     "frozen_default": set(),
