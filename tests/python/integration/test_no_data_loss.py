@@ -36,11 +36,9 @@ def everything(project: DbtProject) -> dict:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, demo_source_db):
-    """Outputs hold 2021-11-29..12-01 (one range build); the last build was `+` for 11-29 alone."""
-    project = DbtProject(tmp_path_factory.mktemp("no_data_loss"), demo_source_db)
-    project.dbt("seed", "--quiet")
-    build_models(project, "--vars", "{start_date: 2021-11-29, end_date: 2021-12-01}")
+def built(tmp_path_factory, full_build):
+    """Outputs hold every demo date (a copy of the full build); the last build was `+` for 11-29 alone."""
+    project = DbtProject(tmp_path_factory.mktemp("no_data_loss"), full_build.db)
     build_models(project, "--select", "+ml_feature_store_v2", "+player_shot_zone_analysis", "--vars", "{date: 2021-11-29}")
     return project, everything(project)
 
@@ -107,18 +105,10 @@ def test_inputs_built_before_a_source_changed_stop_the_selection_naming_the_sour
                         "processed_at = processed_at - interval 1 day where game_id = '20211019_IND_CHA'")
 
 
-@pytest.fixture(scope="module")
-def one_date_db(tmp_path_factory, demo_source_db):
-    """The database after `+ml_feature_store_v2` for 2021-12-01 (built once; each test gets a copy)."""
-    project = DbtProject(tmp_path_factory.mktemp("one_date"), demo_source_db)
-    project.dbt("seed", "--quiet")
-    build_models(project, "--select", "+ml_feature_store_v2", "--vars", "{date: 2021-12-01}")
-    return project.db
-
-
 @pytest.fixture
-def one_date(tmp_path, one_date_db):
-    return DbtProject(tmp_path, one_date_db)
+def one_date(tmp_path, full_build):
+    """A copy of the full build: every date built, its inputs cover 2021-12-01."""
+    return DbtProject(tmp_path, full_build.db)
 
 
 def slate_players(project, date):
