@@ -2,7 +2,7 @@
 command; no merge removes every row of a date that still has games unless the operator names the
 date; an output's own column rules run on the new rows before the merge writes them.
 
-Every test starts from a copy of one database: the demo slice built for RANGE (every output and
+Every test starts from a copy of one database: the demo's full build (every date, every output and
 consumer), then `+ml_feature_store_v2` for LATER alone, so that int_run_dates holds another window
 than the one the faulty run builds (as after any daily run)."""
 from __future__ import annotations
@@ -28,10 +28,8 @@ DELETED = re.compile(r"rows deleted: (\w+) = (\d+)")
 
 
 @pytest.fixture(scope="module")
-def built_db(tmp_path_factory, demo_source_db):
-    project = DbtProject(tmp_path_factory.mktemp("write_guards"), demo_source_db)
-    project.dbt("seed", "--quiet")
-    build_models(project, "--vars", f"{{start_date: {RANGE[0]}, end_date: {RANGE[1]}}}")
+def built_db(tmp_path_factory, full_build):
+    project = DbtProject(tmp_path_factory.mktemp("write_guards"), full_build.db)
     build_models(project, "--select", "+ml_feature_store_v2", "--vars", f"{{date: {LATER}}}")
     return project.db
 
