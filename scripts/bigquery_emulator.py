@@ -622,14 +622,22 @@ def python_first_build(report: Report, client, work_dir: Path, env_for, emulator
     problems = []
     for relation in sorted(set(python.values())):
         written = {name: bq for name, _, bq, _ in next((s["schema"] for s in first if s["table"].endswith(f".{relation}")), [])}
-        stored = {field.name: bq_type(field) for field in
-                  client.get_table(f"{BQ_PROJECT}.{PYTHON_OUTPUTS[relation].schema}.{relation}").schema}
+        try:
+            stored = {field.name: bq_type(field) for field in
+                      client.get_table(f"{BQ_PROJECT}.{PYTHON_OUTPUTS[relation].schema}.{relation}").schema}
+        except Exception as error:  # noqa: BLE001 - a table the build did not write is a failure, not a crash
+            stored = {}
+            problems.append(f"{relation}: {str(error).splitlines()[0][:200]}")
         problems += [f"{relation}: {p}" for p in type_problems(EXPECTED_TYPES.get(relation, {"(no expectations)": "?"}), written, stored)]
     report.verdict(not problems, "the written and stored columns have the declared BigQuery types"
                    f" ({', '.join(f'{r} {len(EXPECTED_TYPES.get(r, {}))}' for r in sorted(set(python.values())))} columns)", problems)
     stores = [relation for relation in sorted(set(python.values())) if "features" in EXPECTED_TYPES.get(relation, {})]
-    problems = [p for relation in stores
-                for p in placeholder_problems(client, relation, PYTHON_OUTPUTS[relation].schema, FEATURE_COUNTS.get(relation, -1))]
+    problems = []
+    for relation in stores:
+        try:
+            problems += placeholder_problems(client, relation, PYTHON_OUTPUTS[relation].schema, FEATURE_COUNTS.get(relation, -1))
+        except Exception as error:  # noqa: BLE001 - as above
+            problems.append(f"{relation}: {str(error).splitlines()[0][:200]}")
     report.verdict(bool(stores) and not problems,
                    f"placeholders of {LAST_EARLY_DAY} stored without features, rows of {FIRST_COMPUTED_DAY} with"
                    f" {', '.join(f'{FEATURE_COUNTS.get(r)} ({r})' for r in stores)} features", problems)
