@@ -60,25 +60,30 @@ def test_type_check_sees_a_wrong_type_a_lost_scale_and_a_missing_column():
 def test_parity_comparison_sees_one_changed_value_and_rows_on_one_side_only():
     """Canary of the Python models' parity: one changed array element is one differing row of that
     column; the write-time columns are not compared; an empty array equals a NULL one (BigQuery
-    stores a NULL ARRAY as an empty one); a row missing on either side is counted."""
+    stores a NULL ARRAY as an empty one), a zero written -0.0 in JSON text equals 0.0 (but -0.05
+    is not 0.05); a row missing on either side is counted."""
     connection = duckdb.connect()
     connection.execute(
         "create table twin as select * from (values"
-        " ('a', date '2021-11-01', null::double[], 1.50::decimal(5,2), timestamp '2021-01-01'),"
-        " ('b', date '2021-11-02', [1.0, 2.5], 2.25::decimal(5,2), timestamp '2021-01-01'),"
-        " ('c', date '2021-11-02', [3.0, 4.0], 3.00::decimal(5,2), timestamp '2021-01-01'))"
-        " t(player_lookup, game_date, features, score, processed_at)")
+        " ('a', date '2021-11-01', null::double[], 1.50::decimal(5,2), '{\"x\": -0.0}', timestamp '2021-01-01'),"
+        " ('b', date '2021-11-02', [1.0, 2.5], 2.25::decimal(5,2), '{\"x\": -0.05}', timestamp '2021-01-01'),"
+        " ('c', date '2021-11-02', [3.0, 4.0], 3.00::decimal(5,2), '{\"x\": -10.0}', timestamp '2021-01-01'))"
+        " t(player_lookup, game_date, features, score, context_json, processed_at)")
     connection.execute(
         "create table emulator as select player_lookup, game_date, coalesce(features, []) as features,"
-        " score::decimal(38,9) as score, now() as processed_at from twin")
+        " score::decimal(38,9) as score, replace(context_json, '-0.0}', '0.0}') as context_json, now() as processed_at"
+        " from twin")
     keys = ["player_lookup", "game_date"]
     same = bigquery_emulator.compare_rows(connection, "emulator", "twin", keys)
-    assert (same["rows_compared"], same["rows_equal"], same["columns_compared"], same["differing_columns"]) == (3, 3, 2, {})
+    assert (same["rows_compared"], same["rows_equal"], same["columns_compared"], same["differing_columns"]) == (3, 3, 3, {})
 
     connection.execute("update emulator set features = [1.0, 2.5000001] where player_lookup = 'b'")
-    connection.execute("insert into emulator values ('d', date '2021-11-02', [], 1, now())")
+    connection.execute("insert into emulator values ('d', date '2021-11-02', [], 1, '{}', now())")
     changed = bigquery_emulator.compare_rows(connection, "emulator", "twin", keys)
     assert (changed["rows_compared"], changed["rows_equal"], changed["only_left"], changed["only_right"]) == (3, 2, 1, 0)
     assert changed["differing_columns"] == {"features": 1} and "'b'" in changed["sample"][0]
     assert bigquery_emulator.compare_rows(connection, "twin", "emulator", keys)["only_right"] == 1
+    connection.execute("""update emulator set context_json = '{"x": 0.05}' where player_lookup = 'b'""")
+    assert bigquery_emulator.compare_rows(connection, "emulator", "twin", keys)["differing_columns"] == {
+        "features": 1, "context_json": 1}
 
