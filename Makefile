@@ -27,7 +27,7 @@ export DBT_DUCKDB_PATH := $(DB)
 # emulator run: their own build of the same demo).
 CI_DEMO := target/ci_demo
 
-.PHONY: help setup data demo test check pytest-check checks-bigquery checks-project pytest dbt-test lint bigquery-check test-bigquery test-differential docs docs-serve daily backfill training-set evaluate bench report browser-check chromium clean java spark-run inline-helpers
+.PHONY: help setup data demo test check pytest-check checks-bigquery checks-project pytest dbt-test lint bigquery-check test-bigquery test-differential docs docs-serve daily backfill training-set evaluate bench report browser-check chromium clean java inline-helpers
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -68,11 +68,11 @@ test: setup java chromium  ## The whole suite: dbt build of the demo with every 
 
 # The fast tier for the edit loop: the same dbt build, lint and offline BigQuery render as make test,
 # the unit tests and one case of each integration family (pytest marker `check`), on the same demo.
-check: setup profiles.yml java  ## Fast tier (a few minutes): dbt build of the demo with every test, docs check, then sqlfluff, BigQuery render, unit tests, one case of each integration family.
+check: setup profiles.yml  ## Fast tier (a few minutes): dbt build of the demo with every test, docs check, then sqlfluff, BigQuery render, unit tests, one case of each integration family.
 	@$(MAKE) --no-print-directory dbt-test
 	@$(MAKE) --no-print-directory -j3 --output-sync=recurse lint bigquery-check pytest-check CI_DEMO_DIR=$(abspath $(CI_DEMO))
 
-pytest-check: setup java  ## The pytest part of make check: unit tests and the cases marked `check`.
+pytest-check: setup  ## The pytest part of make check: unit tests and the cases marked `check`.
 	$(BIN)/python -m pytest tests/python -m check -n $(PYTEST_WORKERS) --dist loadfile
 
 checks-bigquery: setup  ## The BigQuery group of make test: offline render check, then the emulator run.
@@ -85,7 +85,7 @@ checks-project: setup profiles.yml  ## The project group of make test: sqlfluff,
 
 # Two workers (pytest-xdist), a test module stays on one worker (its module fixtures are built once).
 PYTEST_WORKERS ?= 2
-pytest: setup java  ## Python tests (generator, Python models on DuckDB and on Spark, macros, reprocessing, reliability).
+pytest: setup  ## Python tests (generator, Python models on DuckDB, macros, reprocessing, reliability).
 	$(BIN)/python -m pytest tests/python -n $(PYTEST_WORKERS) --dist loadfile --durations=25
 
 # dbt's artifacts go to CI_DEMO/target (kept between runs for dbt's partial parse); build.log is
@@ -107,7 +107,7 @@ lint: setup profiles.yml  ## sqlfluff over every SQL model and test (rendered by
 bigquery-check: setup  ## Offline: every SQL model renders for the BigQuery prod target and parses as BigQuery SQL.
 	$(BIN)/python scripts/bigquery_check.py
 
-test-bigquery: setup  ## Local BigQuery API emulator: seed + build of every SQL model with its tests, duplicate-merge regression.
+test-bigquery: setup java  ## Local BigQuery API emulator: seed + build of every SQL model with its tests, the Python models on local Spark (first build, incremental, parity with DuckDB), duplicate-merge regression.
 	$(BIN)/python scripts/bigquery_emulator.py
 
 test-differential: setup  ## Slow differential sweep: every correction scenario for each of SEEDS seeds (50): re-run == full refresh.
@@ -163,11 +163,6 @@ browser-check: setup profiles.yml chromium  ## Headless Chromium opens the featu
 java:  ## Check for Java (Spark needs it); install Debian's default-jre-headless when missing.
 	@command -v java >/dev/null || { echo "installing default-jre-headless (Debian package)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
 	@java -version 2>&1 | head -1
-
-# SPARK_VARS: the run window DB was built for (default: the demo date).
-SPARK_VARS ?= {date: $(DEMO_DATE)}
-spark-run: setup java  ## Both Python models on local Spark as Dataproc runs them, compared with DB's DuckDB build: make spark-run [DB=...] [SPARK_VARS='{date: ...}']
-	$(BIN)/python scripts/spark_run.py --db $(DB) --vars '$(SPARK_VARS)' --work-dir target/spark
 
 inline-helpers: setup  ## Copy python_models/model_io.py into every Python model (between its generated markers).
 	$(BIN)/python scripts/inline_helpers.py

@@ -21,21 +21,29 @@ Steps (any failure makes the exit status non-zero; the server is always stopped)
     model with its data and unit tests; Python models and their descendants left out):
       a. dbt seed
       b. dbt build --full-refresh                 (CREATE TABLE with partitions and clusters)
+      b'. the Python models through dbt-bigquery's own materialization, their Dataproc submission
+          run on local Spark (scripts/local_dataproc.py, the project's one Spark stand-in: the
+          tables the script reads come from the emulator, what it writes goes back into it):
+          `dbt build --select player_composite_factors+ --full-refresh` (every Python model and
+          version, their data tests in BigQuery SQL, everything downstream) on every date of b,
+          early-season placeholder days included; then the written and stored column types against
+          hand-written BigQuery types, and the placeholders of the last early-season day (no
+          features) and the feature arrays of the day after
       c. dbt build --vars '{date: 2021-11-20}'    (the hash-skipping MERGE; unchanged inputs
                                                    must write 0 rows)
-      c'. the Python models through dbt-bigquery's own materialization, their Dataproc submission
-          run on local Spark (scripts/local_dataproc.py; the tables the script reads come from the
-          emulator, what it writes goes back into it): `dbt build --select player_composite_factors+`
-          (both models, their data tests in BigQuery SQL, everything downstream), then the command
-          under test, `dbt build --select ml_feature_store_v2`, incrementally (MERGE writes 0 rows)
+      c'. the same Python selection incrementally on that date: each script writes dbt's
+          `__dbt_tmp` table, the MERGE changes 0 rows (the first build's rows again); what each
+          Spark submission recorded is checked (the table dbt-bigquery writes, the first build's
+          write options, the pandas -> pandas-on-Spark conversion, a Spark DataFrame returned)
       d. dbt build                                 (catch-up mode: reads the output tables)
       e. dbt source freshness                      (fails on the 2021 data with the default
                                                    thresholds; passes as of 2021-11-20's nightly
                                                    run; the threshold vars are tested on DuckDB)
  5. Engine parity (skip with --no-parity): the same data built on DuckDB (a copy of the build `make
-    test` handed over, $CI_DEMO_DIR/nba.duckdb, else the same selection built here); every output row
-    must exist on both engines with the same data_hash (the hash covers every business column, so
-    equal hashes mean equal values).
+    test` handed over, $CI_DEMO_DIR/nba.duckdb, else the same selection and the Python models built
+    here); every SQL output row must exist on both engines with the same data_hash (the hash covers
+    every business column, so equal hashes mean equal values), and every row of every Python
+    model's table must equal DuckDB's rows of the same dates in every column but the write moments.
  6. Regression tests (pytest tests/bigquery): a plain MERGE with duplicate source keys fails on the
     emulator with "UPDATE/MERGE must match at most one source row", and the project's models fed
     a duplicate player_game_summary row still build with unique keys.
@@ -67,7 +75,8 @@ from pathlib import Path
 
 from cached_venv import ensure_venv
 from dbt_parse_cache import shared_parse
-from project_outputs import outputs, read_manifest, reads_python_model
+from local_dataproc import bq_type, export_table
+from project_outputs import Output, outputs, read_manifest, reads_python_model
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PROFILES_TEMPLATE = PROJECT_DIR / "tests" / "bigquery" / "profiles.yml.template"
@@ -82,6 +91,8 @@ SELECTOR = "bigquery_sql"
 # {table: key columns} of the outputs the SQL build writes (SQL incremental outputs that read no
 # Python model), filled from the manifest of the seed step (scripts/project_outputs.py).
 OUTPUT_KEYS: dict[str, list[str]] = {}
+# The outputs the Python models write (every version its own relation), from the same manifest.
+PYTHON_OUTPUTS: dict[str, Output] = {}
 # BigQuery load types for the source definitions' data_type values.
 LOAD_TYPES = {"string": "STRING", "date": "DATE", "int64": "INT64", "boolean": "BOOL", "numeric": "NUMERIC",
               "timestamp": "TIMESTAMP", "float64": "FLOAT64"}
@@ -390,6 +401,7 @@ def dbt_env(work_dir: Path, endpoint: str, name: str) -> dict:
         BQ_PROJECT=BQ_PROJECT,
         BQ_EMULATOR_ENDPOINT=endpoint,
         BQ_PARITY_DUCKDB_PATH=str(work_dir / "parity.duckdb"),
+        LOCAL_DATAPROC_RECORD=str(work_dir / "local_dataproc.jsonl"),
     )
     return env
 
@@ -461,6 +473,36 @@ EMULATOR_QUIRKS = {
     # (the same query returns INT64), so the range rule on feature_index fails with a type error.
     "feature_health_column_rules": "CREATE TABLE AS stores a WITH OFFSET column as STRING",
 }
+# Not run incrementally on the emulator: its write guard range-checks that same column.
+INCREMENTAL_QUIRKS = {"feature_health": "its incremental write guard compares feature_index, stored as STRING (above)"}
+# Columns whose value is the moment or the duration of the write, never equal between two runs.
+WRITE_TIME_COLUMNS = {"created_at", "processed_at", "updated_at", "feature_generation_time_ms"}
+# Left out of the Python models' parity too: the moment each engine wrote an upstream row
+# (`*_last_updated`: the upstream's processed_at), the hashes that cover those moments, and the
+# upstream rows' hashes (`source_*_hash`: each upstream table has its own parity check).
+UPSTREAM_WRITE_TIME_HASHES = {"input_fingerprint", "data_hash"}
+# Hand-written: the BigQuery types the legacy tables hold, per Python relation (a NUMERIC's scale is
+# checked on the written DataFrame: the connector creates plain NUMERIC columns, the values keep it).
+EXPECTED_TYPES = {
+    "player_composite_factors": {
+        "game_date": "DATE", "analysis_date": "DATE", "fatigue_score": "INT64",
+        "shot_zone_mismatch_score": "NUMERIC(4,1)", "pace_score": "NUMERIC(3,1)",
+        "total_composite_adjustment": "NUMERIC(5,2)", "data_quality_issues": "ARRAY<STRING>",
+        "source_player_shot_last_updated": "TIMESTAMP", "has_warnings": "BOOL", "completeness_percentage": "FLOAT64",
+    },
+    "ml_feature_store_v2": {
+        "game_date": "DATE", "features": "ARRAY<FLOAT64>", "feature_names": "ARRAY<STRING>",
+        "feature_sources": "ARRAY<STRING>", "feature_quality_score": "NUMERIC(5,2)",
+        "source_composite_completeness_pct": "NUMERIC(5,2)", "source_composite_last_updated": "TIMESTAMP",
+        "default_feature_count": "INT64", "is_training_ready": "BOOL",
+    },
+}
+EXPECTED_TYPES["ml_feature_store_v2_v2"] = EXPECTED_TYPES["ml_feature_store_v2"]  # version 1's columns
+# Hand-written: the length of the `features` array of a computed row, per feature store version.
+FEATURE_COUNTS = {"ml_feature_store_v2": 25, "ml_feature_store_v2_v2": 37}
+# The demo's last early-season day (season start 2021-10-19 + 13 days: placeholder rows) and the
+# first computed day after it.
+LAST_EARLY_DAY, FIRST_COMPUTED_DAY = "2021-11-01", "2021-11-02"
 
 
 def run_local_dataproc(args: list[str], env: dict, log_name: str, work_dir: Path) -> tuple[int, str]:
@@ -479,56 +521,231 @@ def run_local_dataproc(args: list[str], env: dict, log_name: str, work_dir: Path
     return result.returncode, output
 
 
-def python_models_on_spark(report: Report, work_dir: Path, env_for, emulator_profile: list[str]) -> None:
-    """The Python models' first build (Spark output loaded into the emulator by dbt-bigquery's own
-    materialization), their data tests and everything downstream; then the command under test,
-    `dbt build --select ml_feature_store_v2`, incrementally: MERGE of an unchanged window writes 0 rows."""
-    vars_ = f"{{date: {INCREMENTAL_DATE}}}"
-    report.step(f"Python models on local Spark (scripts/local_dataproc.py) for {INCREMENTAL_DATE}: first build,"
-                " their data tests and everything downstream")
-    name = "python-first-build"
+def submissions(env: dict) -> list[dict]:
+    """What scripts/local_dataproc.py recorded of each Spark submission so far (one JSON line each)."""
+    path = Path(env["LOCAL_DATAPROC_RECORD"])
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def python_build(report: Report, work_dir: Path, env_for, name: str, args: list[str], quirks: dict):
+    """`dbt build --select player_composite_factors+` through local_dataproc: its verdict, and
+    ({name[.v<n>]: relation} of the Python models, rows written, the Spark submissions of this step)."""
     env = env_for(name)
-    for test, reason in EMULATOR_QUIRKS.items():
-        print(f"         not run on the emulator: {test} ({reason})")
-    code, output = run_local_dataproc(["build", *emulator_profile, "--select", "player_composite_factors+",
-                                       "--exclude", *EMULATOR_QUIRKS, "--exclude-resource-type", "unit_test",
-                                       "--vars", vars_], env, name, work_dir)
+    before = len(submissions(env))
+    for node, reason in quirks.items():
+        print(f"         not run on the emulator: {node} ({reason})")
+    code, output = run_local_dataproc(["build", *args, "--select", "player_composite_factors+", "--exclude",
+                                       *quirks, "--exclude-resource-type", "unit_test"], env, name, work_dir)
     target_dir = Path(env["DBT_TARGET_PATH"])
     if not (target_dir / "run_results.json").exists():
-        report.verdict(False, "dbt build of the Python models and their descendants", output.strip().splitlines()[-20:])
-        return
+        report.verdict(False, f"dbt build ({name}) of the Python models and their descendants", output.strip().splitlines()[-20:])
+        return {}, {}, []
     counts, models, bad = summarize_run(target_dir)
-    bad = [line for line in bad if not line.startswith("exposure.")]  # exposures are no-ops in a build
+    # exposures are no-ops in a build; a warn-severity test warns on DuckDB's build of the same dates too
+    warned = [line for line in bad if ": warn " in line]
+    bad = [line for line in bad if not line.startswith("exposure.") and line not in warned]
+    for line in warned:
+        print(f"         warning (severity warn): {line}")
     summary = "; ".join(f"{kind}: " + ", ".join(f"{n} {s}" for s, n in sorted(c.items())) for kind, c in sorted(counts.items()))
     python = python_models(target_dir)
     ran = {line.split(" (")[0] for line in models if "(success" in line}
     report.verdict(bool(code == 0 and not bad and set(python) <= ran and counts.get("test")),
-                   f"dbt build --select player_composite_factors+ on the emulator: {summary}; Python models"
-                   f" (every version) on Spark: {', '.join(sorted(python))}",
-                   bad or [f"did not run: {name}" for name in sorted(set(python) - ran)])
+                   f"dbt build ({name}): {summary}; Python models (every version) on Spark: {', '.join(sorted(python))}",
+                   bad or [f"did not run: {n}" for n in sorted(set(python) - ran)] or output.strip().splitlines()[-15:])
     print(f"         models that ran ({len(models)}): " + ", ".join(models))
+    return python, rows_written(output), submissions(env)[before:]
+
+
+def submission_problems(python: dict, first: list[dict], incremental: list[dict]) -> list[str]:
+    """Where each Python relation was written by its first build and its incremental run, and how the
+    script produced the DataFrame (dbt-bigquery's pandas -> pandas-on-Spark conversion)."""
+    problems = []
+    for relation in sorted(set(python.values())):
+        table = f"{BQ_PROJECT}.{PYTHON_OUTPUTS[relation].schema}.{relation}"
+        builds = [s for s in first if s["table"] == table]
+        runs = [s for s in incremental if s["table"].startswith(table + "__dbt_tmp")]
+        if len(builds) != 1 or len(runs) != 1:
+            problems.append(f"{relation}: {len(builds)} first builds into {table}, {len(runs)} incremental writes"
+                            f" into {table}__dbt_tmp*")
+            continue
+        options = builds[0]["options"]
+        if (options.get("mode"), options.get("writeDisposition"), options.get("partitionField"), options.get("partitionType")) != (
+                "overwrite", "WRITE_TRUNCATE", "game_date", "DAY"):
+            problems.append(f"{relation}: first build writes with {options}")
+        for step in (builds[0], runs[0]):
+            script = Path(step["script"]).read_text()
+            if ("df = pyspark.pandas.frame.DataFrame(df)" not in script
+                    or 'dbt = dbtObj(spark.read.format("bigquery").load)' not in script):
+                problems.append(f"{relation}: the submitted script lacks dbt-bigquery's conversion or loader ({step['script']})")
+            if step["returned"] != "pyspark.sql.dataframe.DataFrame" or step["pyspark_pandas"] is not True:
+                problems.append(f"{relation}: the script produced {step['returned']}, pandas-on-Spark imported: {step['pyspark_pandas']}")
+        if "self.is_incremental = True" not in Path(runs[0]["script"]).read_text():
+            problems.append(f"{relation}: the incremental script does not see dbt.is_incremental")
+    return problems
+
+
+def type_problems(expected: dict[str, str], written: dict[str, str], stored: dict[str, str]) -> list[str]:
+    """The declared BigQuery type of each column against the written DataFrame's (`written`, in
+    BigQuery types: NUMERIC(p,s)) and the emulator table's (`stored`: plain NUMERIC). A NUMERIC's
+    scale is what is checked (its precision is the connector's own)."""
+    problems = []
+    for column, kind in expected.items():
+        if column not in written or column not in stored:
+            problems.append(f"{column} missing (written: {column in written}, stored: {column in stored})")
+        elif kind.startswith("NUMERIC("):
+            if not written[column].startswith("NUMERIC(") or written[column].split(",")[1] != kind.split(",")[1] or stored[column] != "NUMERIC":
+                problems.append(f"{column}: written {written[column]}, stored {stored[column]}, declared {kind}")
+        elif written[column] != kind or stored[column] != kind:
+            problems.append(f"{column}: written {written[column]}, stored {stored[column]}, declared {kind}")
+    return problems
+
+
+def placeholder_problems(client, relation: str, schema: str, length: int) -> list[str]:
+    """The last early-season day holds placeholder rows without features; the first day after it,
+    computed rows whose `features` array holds `length` values."""
+    rows = {str(r.game_date): r for r in client.query(
+        "select game_date, logical_and(early_season_flag) as early, count(*) as n,"
+        " sum(case when coalesce(array_length(features), 0) > 0 then 1 else 0 end) as with_features,"
+        " min(array_length(features)) as shortest, max(array_length(features)) as longest"
+        f" from `{BQ_PROJECT}`.`{schema}`.`{relation}` where game_date in (date '{LAST_EARLY_DAY}', date '{FIRST_COMPUTED_DAY}')"
+        " group by game_date").result()}
+    early, computed = rows.get(LAST_EARLY_DAY), rows.get(FIRST_COMPUTED_DAY)
+    problems = []
+    if not early or not early.early or early.n < 200 or early.with_features:
+        problems.append(f"{relation} {LAST_EARLY_DAY}: {dict(early) if early else 'no rows'} (expected > 200 placeholders without features)")
+    if not computed or computed.early or computed.n < 80 or computed.with_features != computed.n or (computed.shortest, computed.longest) != (length, length):
+        problems.append(f"{relation} {FIRST_COMPUTED_DAY}: {dict(computed) if computed else 'no rows'} (expected > 80 rows of {length} features)")
+    return problems
+
+
+def python_first_build(report: Report, client, work_dir: Path, env_for, emulator_profile: list[str]) -> tuple[dict, list[dict]]:
+    """The Python models' first build on every date the full refresh built (the early-season
+    placeholder days and the computed days), their data tests and everything downstream; the Spark
+    output is loaded into the emulator by dbt-bigquery's own materialization."""
+    report.step("Python models on local Spark (scripts/local_dataproc.py), first build (--full-refresh):"
+                " their data tests and everything downstream")
+    python, _, first = python_build(report, work_dir, env_for, "python-first-build",
+                                    [*emulator_profile, "--full-refresh", "--vars", "{completeness_severity: warn}"],
+                                    EMULATOR_QUIRKS)
+    if not python:
+        return python, first
+    target_dir = Path(env_for("python-first-build")["DBT_TARGET_PATH"])
     tests = json.loads((target_dir / "run_results.json").read_text())["results"]
     python_tests = sorted(r["unique_id"].split(".")[2] for r in tests if r["unique_id"].startswith("test.")
                           and any(m.split(".")[0] in r["unique_id"] for m in python) and r["status"] == "pass")
     report.verdict(len(python_tests) >= 4, f"the Python models' data tests pass in BigQuery SQL: {', '.join(python_tests)}")
 
-    report.step(f"The command under test: dbt build --select ml_feature_store_v2 --vars '{vars_}' (incremental)")
-    name = "python-command"
-    code, output = run_local_dataproc(["build", *emulator_profile, "--select", "ml_feature_store_v2",
-                                       "--vars", vars_], env_for(name), name, work_dir)
-    target_dir = Path(env_for(name)["DBT_TARGET_PATH"])
-    counts, models, bad = summarize_run(target_dir) if (target_dir / "run_results.json").exists() else ({}, [], ["no run_results.json"])
-    written = rows_written(output)
-    store = [relation for name, relation in python.items() if name.split(".")[0] == "ml_feature_store_v2"]
-    report.verdict(code == 0 and not bad and len(store) > 1 and all(written.get(r) == 0 for r in store),
-                   f"every version of ml_feature_store_v2 ({', '.join(store)}) re-run on Spark, MERGEd on the"
-                   f" emulator, tests pass; rows written {written}",
-                   bad or ([] if code == 0 else output.strip().splitlines()[-15:]))
+    problems = []
+    for relation in sorted(set(python.values())):
+        written = {name: bq for name, _, bq, _ in next((s["schema"] for s in first if s["table"].endswith(f".{relation}")), [])}
+        try:
+            stored = {field.name: bq_type(field) for field in
+                      client.get_table(f"{BQ_PROJECT}.{PYTHON_OUTPUTS[relation].schema}.{relation}").schema}
+        except Exception as error:  # noqa: BLE001 - a table the build did not write is a failure, not a crash
+            stored = {}
+            problems.append(f"{relation}: {str(error).splitlines()[0][:200]}")
+        problems += [f"{relation}: {p}" for p in type_problems(EXPECTED_TYPES.get(relation, {"(no expectations)": "?"}), written, stored)]
+    report.verdict(not problems, "the written and stored columns have the declared BigQuery types"
+                   f" ({', '.join(f'{r} {len(EXPECTED_TYPES.get(r, {}))}' for r in sorted(set(python.values())))} columns)", problems)
+    stores = [relation for relation in sorted(set(python.values())) if "features" in EXPECTED_TYPES.get(relation, {})]
+    problems = []
+    for relation in stores:
+        try:
+            problems += placeholder_problems(client, relation, PYTHON_OUTPUTS[relation].schema, FEATURE_COUNTS.get(relation, -1))
+        except Exception as error:  # noqa: BLE001 - as above
+            problems.append(f"{relation}: {str(error).splitlines()[0][:200]}")
+    report.verdict(bool(stores) and not problems,
+                   f"placeholders of {LAST_EARLY_DAY} stored without features, rows of {FIRST_COMPUTED_DAY} with"
+                   f" {', '.join(f'{FEATURE_COUNTS.get(r)} ({r})' for r in stores)} features", problems)
+    return python, first
+
+
+def python_incremental(report: Report, work_dir: Path, env_for, emulator_profile: list[str], python: dict, first: list[dict]) -> None:
+    """The command under test for the Python models, incrementally on a date the first build wrote:
+    each script writes dbt's `__dbt_tmp` table, dbt MERGEs it, and the MERGE changes no row."""
+    vars_ = f"{{date: {INCREMENTAL_DATE}}}"
+    report.step(f"The Python models incrementally: dbt build --select player_composite_factors+ --vars '{vars_}'")
+    # the run window of the date build is still in place (the SQL __inputs tables hold that date)
+    ran, written, incremental = python_build(report, work_dir, env_for, "python-incremental",
+                                             [*emulator_profile, "--vars", vars_], {**EMULATOR_QUIRKS, **INCREMENTAL_QUIRKS})
+    relations = sorted(set(python.values()))
+    report.verdict(bool(ran) and len(relations) > 2 and all(written.get(r) == 0 for r in relations),
+                   f"every Python relation ({', '.join(relations)}) re-run on Spark and MERGEd: the rows of the first"
+                   f" build again, 0 rows changed ({written})")
+    problems = submission_problems(python, first, incremental)
+    report.verdict(not problems, f"{len(first) + len(incremental)} Spark submissions: first builds into the target"
+                   " tables (overwrite, WRITE_TRUNCATE, partition game_date DAY), incremental runs into __dbt_tmp, each"
+                   " through dbt-bigquery's pandas -> pandas-on-Spark conversion (a Spark DataFrame)", problems)
 
 
 # --------------------------------------------------------------------------------------------
 # Parity
 # --------------------------------------------------------------------------------------------
+
+
+def compare_rows(connection, left: str, right: str, keys: list[str], skip=WRITE_TIME_COLUMNS) -> dict:
+    """Row by row, column by column comparison of two DuckDB relations on their shared columns
+    (`skip` left out), joined on `keys`: rows compared and equal, rows only on one side, the count
+    of differing rows per column and a few samples. An empty array equals a NULL one (BigQuery
+    stores a NULL ARRAY as an empty one), and a zero written as -0.0 in a text column (JSON) equals
+    0.0: the engines differ in the sign of a rounded zero (DuckDB's SQL keeps -0.0), not in its value."""
+    def columns(relation):
+        return {row[0]: row[1] for row in connection.execute(f"describe select * from {relation}").fetchall()}
+
+    right_columns = columns(right)
+    compared = {c: kind for c, kind in columns(left).items() if c in right_columns and c not in skip and c not in keys}
+
+    def value(side, column):
+        if compared[column].endswith("[]"):
+            return f'(case when len({side}."{column}") = 0 then null else {side}."{column}" end)'
+        if compared[column] == "VARCHAR":
+            return f"""regexp_replace({side}."{column}", '-0\\.0([^0-9]|$)', '0.0\\1', 'g')"""
+        return f'{side}."{column}"'
+
+    distinct = {c: f"{value('l', c)} is distinct from {value('r', c)}" for c in compared}
+    on = " and ".join(f'l."{k}" = r."{k}"' for k in keys)
+    both = " and ".join(f'l."{k}" is not null and r."{k}" is not null' for k in keys)
+    equal = " and ".join(f"not ({d})" for d in distinct.values()) or "true"
+    differs = "".join(f", count(*) filter (where {both} and {d})" for d in distinct.values())
+    row = connection.execute(
+        f"select count(*) filter (where {both}), count(*) filter (where l.\"{keys[0]}\" is null),"
+        f" count(*) filter (where r.\"{keys[0]}\" is null), count(*) filter (where {both} and {equal}){differs}"
+        f" from {left} l full join {right} r on {on}").fetchone()
+    differing = {c: n for c, n in zip(compared, row[4:]) if n}
+    sample = [f"{c}: {r}" for c in list(differing)[:3] for r in connection.execute(
+        f'select {", ".join(f"l.{k}" for k in keys)}, l."{c}", r."{c}" from {left} l join {right} r on {on}'
+        f" where {distinct[c]} limit 2").fetchall()]
+    return {"rows_compared": row[0], "only_right": row[1], "only_left": row[2], "rows_equal": row[3],
+            "columns_compared": len(compared), "differing_columns": differing, "sample": sample}
+
+
+def python_parity(report: Report, client, connection, work_dir: Path) -> None:
+    """Every row of every Python relation on the emulator against the DuckDB twin's rows of the same
+    dates, on every column but the write-time ones (keyed by the model's unique key)."""
+    (work_dir / "parity-python").mkdir(exist_ok=True)
+    connection.execute("set time zone 'UTC'")
+    for relation, output in PYTHON_OUTPUTS.items():
+        path = work_dir / "parity-python" / f"{relation}.parquet"
+        exported = export_table(client, f"{BQ_PROJECT}.{output.schema}.{relation}", path)
+        if exported is None:
+            report.verdict(False, f"parity {relation}: no such table on the emulator")
+            continue
+        twin = f"dev_{output.schema}.{relation}"
+        emulator = f"read_parquet('{path}')"
+        dates = f"(select distinct {output.window_column} from {emulator})"
+        skip = WRITE_TIME_COLUMNS | UPSTREAM_WRITE_TIME_HASHES | {
+            name for name, _ in exported["columns"] if name.endswith("_last_updated")
+            or (name.startswith("source_") and name.endswith("_hash"))}
+        result = compare_rows(connection, emulator, f"(select * from {twin} where {output.window_column} in {dates})",
+                              list(output.key), skip)
+        total = connection.execute(f"select count(*) from {emulator}").fetchone()[0]
+        ok = (result["rows_equal"] == result["rows_compared"] == total > 0
+              and not result["only_left"] and not result["only_right"])
+        report.verdict(ok, f"parity {relation}: {total} emulator rows, {result['rows_compared']} matched in DuckDB,"
+                       f" {result['only_right']} only-DuckDB, {result['only_left']} only-emulator,"
+                       f" {result['rows_compared'] - result['rows_equal']} rows differing on {result['columns_compared']}"
+                       f" columns compared ({len(skip & {name for name, _ in exported['columns']})} write-time columns left out)",
+                       [f"differing columns: {result['differing_columns']}", *result["sample"]] if not ok else [])
 
 
 def parity(report: Report, client, work_dir: Path, demo_db: Path, env_for) -> None:
@@ -543,7 +760,9 @@ def parity(report: Report, client, work_dir: Path, demo_db: Path, env_for) -> No
         env = env_for("parity")
         profile = ["--profile", "nba_precompute_duckdb", "--target", "dev"]
         for args in (["seed", *profile], ["build", *profile, "--selector", SELECTOR, "--full-refresh",
-                                          "--vars", "{completeness_severity: warn}"]):
+                                          "--vars", "{completeness_severity: warn}"],
+                     ["run", *profile, "--select", "player_composite_factors+", "--full-refresh",
+                      "--vars", "{completeness_severity: warn}"]):
             code, output = run_dbt(args, env, "parity", f"parity-{args[0]}", work_dir)
             if code != 0:
                 report.verdict(False, f"DuckDB twin: dbt {args[0]}", output.strip().splitlines()[-15:])
@@ -565,6 +784,7 @@ def parity(report: Report, client, work_dir: Path, demo_db: Path, env_for) -> No
                        f"parity {table}: {len(duck)} DuckDB rows, {len(bq)} emulator rows, "
                        f"{len(only_duck)} only-DuckDB, {len(only_bq)} only-emulator, {len(differ)} data_hash differences",
                        details)
+    python_parity(report, client, connection, work_dir)
     connection.close()
 
 
@@ -731,11 +951,13 @@ def main() -> int:
         dbt_step(report, work_dir, env_for, "seed", ["seed", *emulator_profile, "--selector", SELECTOR], expect_models=False)
         manifest = read_manifest(Path(env_for("seed")["DBT_TARGET_PATH"]))
         OUTPUT_KEYS.update({o.name: list(o.key) for o in outputs(manifest).values() if not reads_python_model(manifest, o)})
+        PYTHON_OUTPUTS.update({o.name: o for o in outputs(manifest).values() if o.language == "python"})
 
         report.step("dbt build --full-refresh on the emulator (every SQL model, data and unit tests)")
         dbt_step(report, work_dir, env_for, "build-full-refresh",
                  ["build", *emulator_profile, "--selector", SELECTOR, "--full-refresh",
                   "--vars", "{completeness_severity: warn}"])
+        python, first = python_first_build(report, client, work_dir, env_for, emulator_profile)
 
         report.step(f"dbt build --vars '{{date: {INCREMENTAL_DATE}}}' on the emulator (incremental MERGE)")
         # Unit tests do not read the warehouse's data: the full-refresh build ran them already.
@@ -750,8 +972,7 @@ def main() -> int:
         report.verdict(set(written) == set(OUTPUT_KEYS) and not any(written.values()),
                        f"re-running a built date with unchanged inputs writes 0 rows: {written}")
 
-        # the run window of the date build is still in place (its __inputs tables hold that date)
-        python_models_on_spark(report, work_dir, env_for, emulator_profile)
+        python_incremental(report, work_dir, env_for, emulator_profile, python, first)
 
         report.step("dbt build (catch-up mode, no date vars) on the emulator, freshness as of the demo's last nightly run")
         dbt_step(report, work_dir, env_for, "build-catch-up",

@@ -5,7 +5,7 @@ A venv lives in `$XDG_CACHE_HOME/nba_precompute/` (default `~/.cache/nba_precomp
 named by a hash of what is installed in it: the requirement lines and the interpreter's version.
 Changing a pin therefore gives a new folder; nothing has to be remembered to invalidate the old one.
 A venv counts as built only once its `.complete` marker exists, so an interrupted install is rebuilt.
-Two processes asking for the same venv at once (the Spark proof and the emulator run of `make test`)
+Two processes asking for the same venv at once (the emulator runs of two checkouts side by side)
 take a lock: the second waits for the first's install and reuses it.
 """
 from __future__ import annotations

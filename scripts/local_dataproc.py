@@ -15,6 +15,16 @@ and served by spark_submit's loader; the DataFrame the script writes through
 `df.write.format("bigquery")...save(table)` is loaded into that emulator table (CREATE OR REPLACE
 with the written schema, partitioning and clustering, then a CSV load job with the array columns
 as text and one INSERT ... SELECT that rebuilds them: the emulator loads only CSV). Exit status: dbt's.
+
+The load enforces BigQuery's rule for stored arrays: a written ARRAY column holding a NULL element
+fails the submission (naming the table, column and row count), as the connector's write would.
+With $LOCAL_DATAPROC_RECORD set, each submission appends one JSON line to that file: the model, the
+table written, the write options, the written schema in BigQuery types, the script's path, what the
+model returned and whether pandas-on-Spark imported (scripts/bigquery_emulator.py asserts on them).
+
+The Spark venv (requirements-spark.txt: the Spark, pandas and numpy of the Dataproc Serverless
+runtime) is built on first use in the user's cache (scripts/cached_venv.py; $SPARK_VENV overrides
+where); `java` must be on PATH (`make java` installs Debian's headless JRE when it is not).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,7 +44,20 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR / "scripts"))
+SPARK_REQUIREMENTS = PROJECT_DIR / "requirements-spark.txt"
 
+
+def ensure_spark_venv() -> Path:
+    """The python of the Spark venv: exactly requirements-spark.txt, built once per set of pins in the
+    user's cache and shared by every clone (scripts/cached_venv.py); $SPARK_VENV overrides where.
+    RuntimeError naming the fix when Java (which Spark needs) is missing."""
+    from cached_venv import ensure_venv, requirement_lines
+
+    if not shutil.which("java"):
+        raise RuntimeError("Spark needs Java 17: `java` is not on PATH (run `make java`, which installs"
+                           " Debian's default-jre-headless, or install a JRE 17)")
+    override = Path(os.environ["SPARK_VENV"]) if os.environ.get("SPARK_VENV") else None
+    return ensure_venv("spark", requirement_lines(SPARK_REQUIREMENTS.read_text()), override) / "bin" / "python"
 
 
 def _client():
@@ -45,7 +69,7 @@ def _client():
                            client_options={"api_endpoint": os.environ["BQ_EMULATOR_ENDPOINT"]})
 
 
-def _bq_type(field) -> str:
+def bq_type(field) -> str:
     kind = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}.get(field.field_type, field.field_type)
     return f"ARRAY<{kind}>" if field.mode == "REPEATED" else kind
 
@@ -68,7 +92,7 @@ def export_table(client, table: str, path: Path) -> dict | None:
             values = [list(v) if v is not None else None for v in values]
         columns[field.name] = pa.array(values, type=_arrow_type(field))
     pq.write_table(pa.table(columns) if columns else pa.table({}), path)
-    return {"path": str(path), "columns": [(field.name, _bq_type(field)) for field in schema]}
+    return {"path": str(path), "columns": [(field.name, bq_type(field)) for field in schema]}
 
 
 def _arrow_type(field):
@@ -81,9 +105,8 @@ def _arrow_type(field):
     return pa.list_(base) if field.mode == "REPEATED" else base
 
 
-# Array columns travel through the CSV load as text: '[' then the elements joined by SEPARATOR,
-# a NULL element as NULL_ELEMENT (BigQuery then refuses the row, as it would the connector's write).
-SEPARATOR, NULL_ELEMENT = "\u241f", "\u2400"
+# Array columns travel through the CSV load as text: '[' then the elements joined by SEPARATOR.
+SEPARATOR = "\u241f"
 
 
 def csv_cell(value, bq_type: str) -> str:
@@ -94,7 +117,7 @@ def csv_cell(value, bq_type: str) -> str:
         if value is None:
             return ""
         element = bq_type[6:-1].split("(")[0]
-        parts = [NULL_ELEMENT if v is None else repr(float(v)) if element == "FLOAT64" else str(v) for v in value]
+        parts = [repr(float(v)) if element == "FLOAT64" else str(v) for v in value]
         if any(SEPARATOR in part for part in parts):
             raise ValueError(f"an array element holds the separator {SEPARATOR!r}: {value!r}")
         return csv_value("[" + SEPARATOR.join(parts), "STRING")
@@ -107,13 +130,25 @@ def csv_cell(value, bq_type: str) -> str:
 def array_from_text(column: str, bq_type: str) -> str:
     """The SQL that turns an array column loaded as text (csv_cell) back into ARRAY<T>, in order."""
     element = bq_type[6:-1].split("(")[0]
-    return (f"case when `{column}` is null then null else array(select cast(nullif(part, '{NULL_ELEMENT}') as {element})"
+    return (f"case when `{column}` is null then null else array(select cast(part as {element})"
             f" from unnest(split(substr(`{column}`, 2), '{SEPARATOR}')) as part with offset position"
             f" where `{column}` != '[' order by position) end")
 
 
+def refuse_null_array_elements(table: str, columns: list[tuple[str, str]], rows: list[dict]) -> None:
+    """BigQuery refuses to store an ARRAY holding a NULL element (the connector's write fails): so does
+    the stand-in, naming the table, each such column and how many rows hold one."""
+    counts = {name: sum(1 for row in rows if row[name] is not None and any(v is None for v in row[name]))
+              for name, bq in columns if bq.startswith("ARRAY<")}
+    refused = {name: count for name, count in counts.items() if count}
+    if refused:
+        raise ValueError(f"BigQuery refuses NULL elements in an ARRAY: the write to {table} holds them in "
+                         + ", ".join(f"{name} ({count} rows)" for name, count in refused.items()))
+
+
 def load_written(client, table: str, result: dict, rows_path: Path) -> int:
-    """CREATE OR REPLACE `table` with the written schema and options, then load the written rows.
+    """CREATE OR REPLACE `table` with the written schema and options, then load the written rows
+    (refused, before the table is touched, when an array holds a NULL element).
 
     The emulator loads only CSV, so the rows go to a staging table by one CSV load job (array
     columns as text) and from there into `table` by one INSERT ... SELECT that rebuilds the arrays:
@@ -123,6 +158,8 @@ def load_written(client, table: str, result: dict, rows_path: Path) -> int:
     from google.cloud import bigquery
 
     columns = [(name, bq) for name, _, bq, _ in result["schema"]]
+    rows = pq.read_table(rows_path).to_pylist()
+    refuse_null_array_elements(table, columns, rows)
     options = result["options"]
     # the connector creates plain NUMERIC columns (the values keep their scale)
     ddl = ", ".join(f"`{name}` " + re.sub(r"NUMERIC\(\d+,\d+\)", "NUMERIC", bq) for name, bq in columns)
@@ -130,7 +167,6 @@ def load_written(client, table: str, result: dict, rows_path: Path) -> int:
     partition = f" partition by {options['partitionField']}" if options.get("partitionField") else ""
     cluster = f" cluster by {options['clusteredFields']}" if options.get("clusteredFields") else ""
     client.query(f"create or replace table {quoted} ({ddl}){partition}{cluster}").result()
-    rows = pq.read_table(rows_path).to_pylist()
     if not rows:
         return 0
     staging = f"{table}__local_dataproc_load"
@@ -167,7 +203,6 @@ class LocalDataprocHelper:
 
     def submit(self, compiled_code: str):
         from dbt.adapters.base import PythonSubmissionResult
-        from spark_run import ensure_spark_venv
 
         started = time.perf_counter()
         python = ensure_spark_venv()
@@ -192,6 +227,11 @@ class LocalDataprocHelper:
         ran_at = time.perf_counter()
         loaded = load_written(client, result["table"], result, work / "out" / "rows.parquet")
         done = time.perf_counter()
+        if os.environ.get("LOCAL_DATAPROC_RECORD"):
+            with open(os.environ["LOCAL_DATAPROC_RECORD"], "a") as record:
+                record.write(json.dumps({"model": self.model["name"], "script": step["script"], "rows": loaded,
+                                         **{key: result[key] for key in ("table", "options", "schema", "returned",
+                                                                         "pyspark_pandas")}}) + "\n")
         print(f"local Dataproc: {self.model['name']} ran on Spark in {done - started:.1f} s (export"
               f" {exported_at - started:.1f} s, Spark {ran_at - exported_at:.1f} s, load {done - ran_at:.1f} s),"
               f" {loaded} rows written to {result['table']} (tables read: {', '.join(tables) or 'none'})", flush=True)

@@ -1,4 +1,4 @@
-"""Local stand-in for a Dataproc Serverless batch: runs the scripts of scripts/spark_compile.py.
+"""Local stand-in for a Dataproc Serverless batch: runs the script dbt-bigquery submits (scripts/local_dataproc.py).
 
     <spark venv>/bin/python scripts/spark_submit.py JOB.json
 
@@ -9,20 +9,19 @@ script's own `SparkSession.builder.getOrCreate()` returns it.
 
 The only pieces replaced are the two ends the BigQuery connector provides on Dataproc:
 - `spark.read.format("bigquery").load(table)` (what dbt's `ref`/`source` call, and what the models
-  call to read `this`) is served by a loader: a Parquet file per table (written from the DuckDB
-  run's tables by scripts/spark_run.py), read by Spark and cast to the types the connector gives
+  call to read `this`) is served by a loader: a Parquet file per table (exported from the BigQuery
+  emulator by scripts/local_dataproc.py), read by Spark and cast to the types the connector gives
   for the table's BigQuery column types (INT64 -> bigint, FLOAT64 -> double, NUMERIC ->
   decimal(38,9), DATE -> date, TIMESTAMP -> timestamp, ARRAY<T> -> array<T>). Filters the model
   applies run on that DataFrame, as the connector's pushed-down filters would.
 - `df.write.format("bigquery")...save(table)` records the DataFrame it is given (Parquet + its
-  Spark schema + the options) instead of loading it into BigQuery.
+  Spark schema in BigQuery types + the options) instead of loading it into BigQuery.
 An unknown table, or a write that is not `format("bigquery")`, fails the step.
 
 JOB.json: {"tables": {"<project.dataset.table>": {"path": parquet, "columns": [[name, bq_type], ...]}},
-           "steps": [{"name": ..., "script": path, "output": dir, "stores": "<project.dataset.table>"}]}
-A step's `stores` registers its written output as that table for the steps after it (what the
-table holds after dbt's write), so an incremental run reads back what the first build wrote.
-Writes `<output>/result.json` per step and prints one line per step.
+           "steps": [{"name": ..., "script": path, "output": dir}]}
+Writes `<output>/result.json` per step (the table written, its options and schema, the type of the
+DataFrame the script's conversion produced, whether pandas-on-Spark imported) and prints one line per step.
 """
 
 from __future__ import annotations
@@ -172,23 +171,9 @@ def run_step(spark, job: Job, step: dict) -> dict:
         "returned": type(namespace.get("df")).__module__ + "." + type(namespace.get("df")).__name__,
         "pyspark_pandas": bool(namespace.get("pyspark_pandas_api_available")),
     }
-    if step.get("stores"):
-        job.tables[job.key(step["stores"])] = {
-            "path": str(output / "rows.parquet"), "columns": [(name, bq) for name, _, bq, _ in schema]}
     frame.unpersist()
     (output / "result.json").write_text(json.dumps(result, indent=2))
     return result
-
-
-def warm_up(spark, work: Path) -> None:
-    """The first-use costs (pandas-on-Spark import, Python workers, Parquet writer) paid while the
-    job is being prepared: only when the job file is not there yet."""
-    import pyspark.pandas  # noqa: F401 - imported by the script's conversion step anyway
-
-    frame = spark.createDataFrame([(1, "a")], "n bigint, s string")
-    frame.toPandas()
-    frame.write.mode("overwrite").parquet(str(work / "warm_up.parquet"))
-    spark.read.parquet(str(work / "warm_up.parquet")).count()
 
 
 def main() -> int:
@@ -202,14 +187,6 @@ def main() -> int:
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     print(f"spark {spark.version} session in {time.perf_counter() - started:.1f} s", flush=True)
-    if not job_path.exists():  # started ahead of its job (scripts/spark_run.py): warm up, then wait
-        warm_up(spark, job_path.parent)
-        print(f"warmed up in {time.perf_counter() - started:.1f} s", flush=True)
-        while not job_path.exists():
-            if time.perf_counter() - started > 1800:
-                raise TimeoutError(f"no job file {job_path} after 30 minutes")
-            time.sleep(0.2)
-        time.sleep(0.2)
     job_started = time.perf_counter()
     spec = json.loads(job_path.read_text())
     job = Job(spec)
