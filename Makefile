@@ -62,7 +62,7 @@ demo: data  ## Set up, load the demo data, build ml_feature_store_v2 and its ups
 # share no files: they copy the demo, pytest works in temporary directories, the BigQuery checks under
 # their --work-dir, and only the project group uses target/. The Debian packages are installed first.
 test: setup java chromium  ## The whole suite: dbt build of the demo with every data and unit test, then side by side: pytest | BigQuery render check, emulator run | sqlfluff, browser check.
-	@echo "make test: the demo's dbt build, then side by side: [pytest] [bigquery-check, test-bigquery] [lint, browser-check]; each group is printed when it ends (about 25 minutes on 2 cores)"
+	@echo "make test: the demo's dbt build, then side by side: [pytest] [bigquery-check, test-bigquery] [lint, browser-check]; each group is printed when it ends (measured times: docs/testing.md)"
 	@$(MAKE) --no-print-directory dbt-test
 	@$(MAKE) --no-print-directory -j3 --output-sync=recurse pytest checks-bigquery checks-project CI_DEMO_DIR=$(abspath $(CI_DEMO))
 
